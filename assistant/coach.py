@@ -1,0 +1,216 @@
+"""The Coach facade: ask, stream and ingest over one index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answer import make_backend
+from .answer.context import Context
+from .corpus import load_corpus
+from .embeddings import Embedder
+from .index import Index, SyncReport
+from .questions import QUESTIONS
+from .retrieval import HybridRetriever, as_langchain_retriever
+from .settings import Settings
+from .types import Reply
+
+log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_REFERRING = re.compile(
+    r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example)\b", re.I
+)
+
+OUT_OF_SCOPE = (
+    "I couldn't find anything about that in the leadership library, so I won't guess at an answer. "
+    "I can help you think through managing and leading: planning, organizing and controlling work; "
+    "setting direction and vision; motivating, inspiring and empowering people; delegation, feedback, "
+    "one-to-ones and coaching. Try describing a situation from your week, or ask about one of those."
+)
+
+
+def clean_message(text: object, limit: int) -> tuple[str, list[str]]:
+    """Strip control characters and lone surrogates; cut to ``limit`` characters.
+
+    Raises ValueError for a message with nothing in it.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a message must be text (str), got {type(text).__name__}")
+    text = _CONTROL.sub(" ", text).strip()
+    if not text:
+        raise ValueError("The message is empty: ask a question or describe a situation from your week.")
+    notes = []
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+        notes.append(f"Your message was long, so I answered from its first {limit:,} characters.")
+    return text, notes
+
+
+class Coach:
+    """A leadership coach over a library of documents.
+
+    Args:
+        settings: where the corpus and index live and how to answer; defaults to
+            ``Settings.from_env()``.
+
+    Example:
+        >>> coach = Coach()
+        >>> reply = coach.ask("What do managers focus on?")
+        >>> reply.citations[0].title
+        'Management vs leadership: what is the difference?'
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.backend = make_backend(self.settings)
+        self.embedder = Embedder()
+        self._index: Index | None = None
+        self._retriever: HybridRetriever | None = None
+        self._question_vectors: np.ndarray | None = None
+        self.problems: list[str] = []
+        self._lock = threading.RLock()
+
+    # ---- index ------------------------------------------------------------------------
+    @property
+    def index(self) -> Index:
+        """The Chroma index, opened and synced with the corpus on first use."""
+        with self._lock:
+            if self._index is None:
+                self.ingest(progress=False)
+            assert self._index is not None
+            return self._index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        self.index
+        assert self._retriever is not None
+        return self._retriever
+
+    def sources(self) -> list[Path]:
+        """The corpus folder plus the folders added with ``ingest(path)``."""
+        extra = self._sources_file()
+        added = json.loads(extra.read_text()) if extra.exists() else []
+        return [self.settings.corpus_dir, *(Path(p) for p in added)]
+
+    def ingest(self, path: str | Path | None = None, progress: bool | None = None) -> SyncReport:
+        """Sync the index with the corpus; with ``path``, add that folder or file to it first.
+
+        Returns a SyncReport of what was added, updated, removed and left unchanged.
+        """
+        with self._lock:
+            if self._index is None:
+                self._index = Index(self.settings, self.embedder)
+                self._retriever = HybridRetriever(
+                    self._index, self.embedder, self.settings.top_k, self.settings.relevance_floor
+                )
+            if path is not None:
+                self._add_source(Path(path))
+            docs, problems = [], []
+            seen: set[str] = set()
+            for source in self.sources():
+                if not source.exists():
+                    problems.append(f"skipped {source}: not found")
+                    continue
+                found, skipped = load_corpus(source)
+                problems += skipped
+                for doc in found:
+                    if doc.doc_id in seen:
+                        problems.append(f"skipped {Path(doc.path).name}: id {doc.doc_id!r} is already in the library")
+                        continue
+                    seen.add(doc.doc_id)
+                    docs.append(doc)
+            assert self._index is not None and self._retriever is not None
+            report = self._index.sync(docs, progress=progress)
+            self._retriever.refresh()
+            self.problems = problems
+            return report
+
+    def _sources_file(self) -> Path:
+        return self.settings.data_dir / "sources.json"
+
+    def _add_source(self, path: Path) -> None:
+        path = path.resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"nothing to ingest at {path}")
+        current = [str(p) for p in self.sources()[1:]]
+        if str(path) not in current and path != self.settings.corpus_dir.resolve():
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._sources_file().write_text(json.dumps([*current, str(path)], indent=2))
+
+    def as_retriever(self) -> Any:
+        """The hybrid retriever as a LangChain ``BaseRetriever``."""
+        return as_langchain_retriever(self.retriever)
+
+    # ---- answering --------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None) -> Reply:
+        """Answer a question or coach on a situation, with citations.
+
+        Args:
+            question: the person's message.
+            history: earlier turns as ``{"role", "content"}`` dicts (Gradio's messages format).
+
+        Returns:
+            A Reply whose text carries [n] markers, each mapped to ``reply.citations``.
+
+        Raises:
+            ValueError: the message is empty or only whitespace.
+        """
+        context = self._context(question, history)
+        if isinstance(context, Reply):
+            return context
+        return self.backend.compose(context)
+
+    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[Reply]:
+        """Like ``ask``, yielding partial Replies (``partial=True``) and then the final one."""
+        context = self._context(question, history)
+        if isinstance(context, Reply):
+            yield context
+            return
+        yield from self.backend.stream(context)
+
+    def _context(self, question: str, history: list[dict] | None) -> Context | Reply:
+        text, notes = clean_message(question, self.settings.max_question_chars)
+        history = list(history or [])
+        query = condense(text, history)
+        found = self.retriever.retrieve(query)
+        if not found.in_scope or not found.passages:
+            return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
+        sentences = self.index.sentences_of(p.chunk.chunk_id for p in found.passages)
+        return Context(
+            question=text,
+            query=query,
+            passages=found.passages,
+            vector=found.vector,
+            sentences=sentences,
+            history=history,
+            notes=notes,
+            coaching_question=self._pick_question(found.vector, history),
+        )
+
+    def _pick_question(self, vector: np.ndarray, history: list[dict]) -> str:
+        if self._question_vectors is None:
+            self._question_vectors = self.embedder.embed([q for _, q in QUESTIONS])
+        asked = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+        order = np.argsort(-(self._question_vectors @ vector))
+        for i in order:
+            if QUESTIONS[i][1] not in asked:
+                return QUESTIONS[i][1]
+        return QUESTIONS[int(order[0])][1]
+
+
+def condense(question: str, history: list[dict]) -> str:
+    """A standalone query: a short or referring follow-up borrows the previous user turn."""
+    previous = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
+    if not previous:
+        return question
+    if len(question.split()) <= 8 or _REFERRING.search(question):
+        return f"{previous[-1]} {question}"
+    return question

@@ -1,0 +1,145 @@
+"""Corpus files -> Documents: Markdown with YAML front matter, plain text and PDF."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+from .types import Document
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
+_SAFE_ID = re.compile(r"[^a-z0-9]+")
+
+
+class CorpusError(ValueError):
+    """A file that cannot be used as a document; the message names the file and why."""
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def slug(name: str) -> str:
+    return _SAFE_ID.sub("-", name.lower()).strip("-") or "document"
+
+
+def corpus_files(root: Path) -> list[Path]:
+    """The documents under ``root`` (a folder or one file), README files left out."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and p.stem.lower() != "readme"
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def load_document(path: Path) -> Document:
+    """Read one file; raise CorpusError (naming the file) when it cannot be used."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CorpusError(f"{path.name}: larger than 20 MB ({size / 1e6:.0f} MB)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        text, meta = _pdf_text(path, data), {}
+    elif suffix in SUFFIXES:
+        try:
+            raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"{path.name}: not UTF-8 text") from exc
+        if "\x00" in raw:
+            raise CorpusError(f"{path.name}: binary content, not text")
+        text, meta = _split_front_matter(path, raw) if suffix != ".txt" else (raw, {})
+    else:
+        raise CorpusError(f"{path.name}: unsupported file type {suffix or '(none)'}; use .md, .txt or .pdf")
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise CorpusError(f"{path.name}: no text in it")
+    doc_id = str(meta.get("id") or slug(path.stem))
+    title = str(meta.get("title") or _first_heading(text) or path.stem.replace("-", " ").replace("_", " "))
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        text=text,
+        path=str(path),
+        metadata=meta,
+        content_hash=content_hash(data),
+    )
+
+
+def load_corpus(root: Path) -> tuple[list[Document], list[str]]:
+    """Load every document under ``root``.
+
+    Returns the documents and one warning per file that was skipped; a bad file
+    never stops the rest from loading.
+    """
+    docs: list[Document] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for path in corpus_files(root):
+        try:
+            doc = load_document(path)
+        except CorpusError as exc:
+            problems.append(f"skipped {exc}")
+            continue
+        if doc.doc_id in seen:
+            problems.append(f"skipped {path.name}: id {doc.doc_id!r} is already used by {seen[doc.doc_id]}")
+            continue
+        seen[doc.doc_id] = path.name
+        docs.append(doc)
+    for problem in problems:
+        log.warning(problem)
+    return docs, problems
+
+
+def _split_front_matter(path: Path, raw: str) -> tuple[str, dict]:
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return raw, {}
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise CorpusError(f"{path.name}: front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    if not isinstance(meta, dict):
+        raise CorpusError(f"{path.name}: front matter must be a mapping of fields")
+    return raw[match.end() :], meta
+
+
+def _pdf_text(path: Path, data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError, TypeError) as exc:
+        raise CorpusError(f"{path.name}: unreadable PDF ({exc.__class__.__name__})") from exc
+    return "\n\n".join(p.strip() for p in pages if p.strip())
+
+
+def _first_heading(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return None

@@ -1,0 +1,152 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, with a relevance floor."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .embeddings import Embedder
+from .index import Index
+from .types import Chunk, Passage
+
+RRF_K = 60
+CANDIDATES = 20
+# Passages this far below the floor are dropped even when BM25 ranks them high.
+PASSAGE_MARGIN = 0.08
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The passages for one query and whether the library covers it at all."""
+
+    query: str
+    passages: list[Passage]
+    best_similarity: float
+    in_scope: bool
+    vector: Any = None
+
+
+class _Bm25:
+    def __init__(self, chunks: list[Chunk]) -> None:
+        import bm25s
+
+        self.ids = [c.chunk_id for c in chunks]
+        self.model = bm25s.BM25()
+        if chunks:
+            tokens = bm25s.tokenize(
+                [f"{c.title} {c.section} {c.text}" for c in chunks], stopwords="en", show_progress=False
+            )
+            self.model.index(tokens, show_progress=False)
+
+    def search(self, query: str, n: int) -> list[str]:
+        import bm25s
+
+        words = [w for w in bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)[0]]
+        vocab = self.model.vocab_dict or {}
+        words = [w for w in words if w in vocab]
+        if not words or not self.ids:
+            return []
+        docs, scores = self.model.retrieve([words], k=min(n, len(self.ids)), show_progress=False)
+        return [self.ids[int(d)] for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+class HybridRetriever:
+    """Retrieve passages for a query.
+
+    Args:
+        index: the Chroma index.
+        embedder: the same model the index was built with.
+        top_k: passages returned.
+        floor: cosine similarity the best passage needs for the query to be in scope.
+    """
+
+    def __init__(self, index: Index, embedder: Embedder, top_k: int, floor: float) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.top_k = top_k
+        self.floor = floor
+        self._lock = threading.Lock()
+        self._chunks: dict[str, Chunk] = {}
+        self._bm25: _Bm25 | None = None
+
+    def refresh(self) -> None:
+        """Reload chunks from the index (after a sync)."""
+        chunks = self.index.all_chunks()
+        bm25 = _Bm25(chunks)
+        with self._lock:
+            self._chunks = {c.chunk_id: c for c in chunks}
+            self._bm25 = bm25
+
+    def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
+        if self._bm25 is None:
+            self.refresh()
+        k = top_k or self.top_k
+        vector = self.embedder.embed_one(query)
+        dense = self.index.dense(vector, CANDIDATES)
+        # A chunk is as relevant as its best sentence: a one-line definition inside a
+        # longer passage still surfaces.
+        by_sentence = self.index.dense_sentences(vector, CANDIDATES)
+        with self._lock:
+            chunks, bm25 = self._chunks, self._bm25
+        assert bm25 is not None
+        sparse = bm25.search(query, CANDIDATES)
+        similarity = dict(dense)
+        for cid, sim in by_sentence:
+            similarity[cid] = max(sim, similarity.get(cid, -1.0))
+        missing = [cid for cid in sparse if cid not in similarity]
+        for cid, vec in self.index.chunk_vectors(missing).items():
+            similarity[cid] = float(np.dot(vec, vector))
+        fused: dict[str, float] = {}
+        for ranking in ([cid for cid, _ in dense], [cid for cid, _ in by_sentence], sparse):
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = max(similarity.values(), default=0.0)
+        in_scope = best >= self.floor
+        passages = []
+        if in_scope:
+            for cid in sorted(fused, key=fused.get, reverse=True):
+                if cid in chunks and similarity.get(cid, 0.0) >= self.floor - PASSAGE_MARGIN:
+                    passages.append(Passage(chunks[cid], fused[cid], similarity[cid]))
+                if len(passages) == k:
+                    break
+        return Retrieval(query, passages, best, in_scope, vector)
+
+
+def as_langchain_retriever(retriever: HybridRetriever) -> Any:
+    """The hybrid retriever as a LangChain ``BaseRetriever`` (documents carry chunk metadata)."""
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document as LCDocument
+    from langchain_core.retrievers import BaseRetriever
+
+    class LibraryRetriever(BaseRetriever):
+        """Hybrid dense + BM25 retrieval over the coaching library."""
+
+        hybrid: Any
+
+        def _get_relevant_documents(
+            self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        ) -> list[LCDocument]:
+            result = self.hybrid.retrieve(query)
+            return [
+                LCDocument(
+                    page_content=p.chunk.text,
+                    id=p.chunk.chunk_id,
+                    metadata={
+                        "doc_id": p.chunk.doc_id,
+                        "title": p.chunk.title,
+                        "section": p.chunk.section,
+                        "start": p.chunk.start,
+                        "end": p.chunk.end,
+                        "score": p.score,
+                        "similarity": p.similarity,
+                    },
+                )
+                for p in result.passages
+            ]
+
+    return LibraryRetriever(hybrid=retriever)

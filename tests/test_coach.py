@@ -1,0 +1,98 @@
+import pytest
+
+import assistant
+from assistant import Citation, Coach, Reply, Settings
+from assistant.answer.context import markers
+
+
+def test_public_api():
+    assert sorted(assistant.__all__) == ["Citation", "Coach", "Diagnosis", "Facet", "Reply", "Settings"]
+    for name in assistant.__all__:
+        assert getattr(assistant, name)
+
+
+def _check_citations(reply: Reply) -> None:
+    used = markers(reply.text)
+    assert used, reply.text
+    assert set(used) == {c.index for c in reply.citations}  # every marker maps; every citation is used
+    assert [c.index for c in reply.citations] == list(range(1, len(reply.citations) + 1))
+    for c in reply.citations:
+        assert isinstance(c, Citation) and c.text and c.title and c.doc_id
+        assert c.text[c.quote_start : c.quote_end].split()[-1].strip("*") in c.quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Am I managing or leading if I review every timesheet?",
+        "How did John Maxwell define leadership?",
+        "What is the GROW model?",
+        "How should I run a one-to-one?",
+    ],
+)
+def test_every_marker_maps_to_a_citation(coach, question):
+    reply = coach.ask(question, history=[])
+    assert reply.in_scope
+    _check_citations(reply)
+    assert reply.text.rstrip().endswith("?")  # ends on a question for the person
+
+
+def test_out_of_scope_says_so_and_cites_nothing(coach):
+    reply = coach.ask("What's the capital of Australia?")
+    assert reply.in_scope is False and reply.citations == [] and markers(reply.text) == []
+    assert "couldn't find" in reply.text and "managing and leading" in reply.text
+
+
+@pytest.mark.parametrize("empty", ["", "   \n\t "])
+def test_empty_question_is_a_clear_error(coach, empty):
+    with pytest.raises(ValueError, match="empty"):
+        coach.ask(empty)
+
+
+def test_long_question_is_answered_from_its_beginning(coach):
+    long = "How do I delegate decisions to my team? " + "padding words " * 1000
+    reply = coach.ask(long)
+    assert reply.in_scope and any("4,000" in n for n in reply.notes)
+    assert len(reply.query) <= 4000
+    _check_citations(reply)
+
+
+def test_control_characters_and_lone_surrogates_are_harmless(coach):
+    reply = coach.ask("How do I\x00 give feedback\ud800 that lands?\x1b[31m")
+    assert reply.in_scope
+    reply.text.encode("utf-8")
+
+
+def test_stream_yields_partials_then_the_checked_reply(coach):
+    replies = list(coach.stream("What is servant leadership?"))
+    assert len(replies) > 1 and all(r.partial for r in replies[:-1]) and not replies[-1].partial
+    assert replies[-1].text == coach.ask("What is servant leadership?").text
+    _check_citations(replies[-1])
+
+
+def test_follow_up_uses_the_history(coach):
+    history = [
+        {"role": "user", "content": "What is situational leadership?"},
+        {"role": "assistant", "content": "..."},
+    ]
+    reply = coach.ask("which style fits a new hire?", history=history)
+    assert reply.citations[0].doc_id == "situational-leadership"
+
+
+def test_settings_from_env(tmp_path):
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path), "ASSISTANT_TOP_K": "3", "ASSISTANT_LLM": "extractive"}
+    settings = Settings.from_env(env)
+    assert settings.data_dir == tmp_path and settings.top_k == 3
+    with pytest.raises(ValueError, match="ASSISTANT_TOP_K"):
+        Settings.from_env({"ASSISTANT_TOP_K": "many"})
+    with pytest.raises(ValueError, match="unknown ASSISTANT_LLM"):
+        Coach(Settings(data_dir=tmp_path, llm="nonsense"))
+
+
+def test_coach_over_a_users_folder(small_corpus, tmp_path):
+    (small_corpus / "ours.txt").write_text(
+        "At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8"
+    )
+    coach = Coach(Settings(data_dir=tmp_path / "d", corpus_dir=small_corpus))
+    reply = coach.ask("Who decides the rota at Fernbrook Dairy?")
+    assert reply.citations and reply.citations[0].doc_id == "ours"
