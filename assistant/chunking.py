@@ -23,7 +23,9 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and a capital,
 # a digit, a quote or a bracket. Abbreviations like "Dr." are kept inside the sentence.
-_SENT_END = re.compile(r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bSt)(?<![A-Z])[.!?][\"”’')\]]*\s+(?=[\"“‘'(\[A-Z0-9])")
+_SENT_END = re.compile(
+    r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\bSt)(?<![A-Z])[.!?][\"”’')\]]*\s+(?=[\"“‘'(\[A-Z0-9])"
+)
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
 
 def chunk_sentences(doc_text: str, chunk: Chunk) -> list[Sentence]:
     """The quotable sentences of a chunk (headings left out; a list reads as one line)."""
-    lines = [
-        (a + chunk.start, b + chunk.start, line)
-        for a, b, line in _lines(doc_text[chunk.start : chunk.end])
-    ]
+    lines = [(a + chunk.start, b + chunk.start, line) for a, b, line in _lines(doc_text[chunk.start : chunk.end])]
     out = []
     for unit in _units(doc_text, lines):
         raw = doc_text[unit.start : unit.end]

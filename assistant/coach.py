@@ -90,7 +90,7 @@ class Coach:
 
     @property
     def retriever(self) -> HybridRetriever:
-        self.index
+        _ = self.index  # opens and syncs on first use
         assert self._retriever is not None
         return self._retriever
 

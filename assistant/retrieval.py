@@ -16,7 +16,7 @@ from .types import Chunk, Passage
 RRF_K = 60
 CANDIDATES = 20
 # Passages this far below the floor are dropped even when BM25 ranks them high.
-PASSAGE_MARGIN = 0.08
+PASSAGE_MARGIN = 0.05
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -105,7 +105,9 @@ class HybridRetriever:
         for ranking in ([cid for cid, _ in dense], [cid for cid, _ in by_sentence], sparse):
             for rank, cid in enumerate(ranking):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = max(similarity.values(), default=0.0)
+        # Scope is judged on whole passages: single sentences match off-topic questions
+        # too easily (a recipe question still finds some sentence about preparation).
+        best = max((sim for _, sim in dense), default=0.0)
         in_scope = best >= self.floor
         passages = []
         if in_scope:

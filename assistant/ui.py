@@ -92,7 +92,7 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     """Build and launch the page; binds 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     coach = coach or Coach()
-    coach.index  # build or sync the index before the first visitor waits for it
+    _ = coach.index  # build or sync the index before the first visitor waits for it
     app = build_app(coach)
     app.queue(default_concurrency_limit=4)
     app.launch(

@@ -22,7 +22,7 @@ SOURCE = ROOT.parent / "shared" / "source" / "management-vs-leadership.txt"
 def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose index holds the whole corpus (built once per test run)."""
     data = tmp_path_factory.mktemp("library")
-    Coach(Settings(data_dir=data)).index
+    assert Coach(Settings(data_dir=data)).index.count() > 0
     return data
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from conftest import CORPUS
 
-from assistant.chunking import MAX_CHARS, chunk_document, chunk_sentences, sentence_spans
+from assistant.chunking import MAX_CHARS, chunk_document, chunk_sentences
 from assistant.corpus import load_corpus, load_document
 from assistant.types import Document
 
@@ -27,7 +27,9 @@ def test_no_chunk_cuts_a_sentence():
             assert ends_sentence.search(chunk.text.rstrip()), (doc.doc_id, chunk.text[-80:])
             before = doc.text[: chunk.start].rstrip()
             line_prefix = doc.text[doc.text.rfind("\n", 0, chunk.start) + 1 : chunk.start]
-            starts_clean = not before or before[-1] in ".!?:\"”’')*" or re.fullmatch(r"\s*([-*+]|\d+[.)])?\s*", line_prefix)
+            starts_clean = (
+                not before or before[-1] in ".!?:\"”’')*" or re.fullmatch(r"\s*([-*+]|\d+[.)])?\s*", line_prefix)
+            )
             assert starts_clean, (doc.doc_id, chunk.text[:80])
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..settings import Settings
-    from .context import Context
     from ..types import Reply
+    from .context import Context
 
 
 class Backend(Protocol):

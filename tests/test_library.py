@@ -1,0 +1,69 @@
+"""The library itself: complete front matter, unique ids, real length, no copied paragraphs,
+and every topic question finds its article."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, ROOT
+
+from assistant.corpus import load_corpus
+
+DOCS, PROBLEMS = load_corpus(CORPUS)
+ARTICLES = [d for d in DOCS if d.doc_id != "management-vs-leadership"]
+QUESTIONS = [json.loads(line) for line in (ROOT / "eval/data/questions.jsonl").open(encoding="utf-8")]
+
+
+def test_every_file_loads():
+    assert PROBLEMS == []
+    assert len(ARTICLES) >= 30
+
+
+@pytest.mark.parametrize("doc", ARTICLES, ids=lambda d: d.doc_id)
+def test_article_front_matter_and_length(doc):
+    meta = doc.metadata
+    for key in ("id", "title", "summary", "topics", "references", "license", "author", "source"):
+        assert meta.get(key), f"{doc.doc_id}: {key} missing"
+    assert meta["id"] == Path(doc.path).stem
+    assert isinstance(meta["topics"], list) and meta["topics"]
+    for ref in meta["references"]:
+        assert ref.get("author") and ref.get("title") and int(ref.get("year"))
+    words = len(doc.text.split())
+    assert 500 <= words <= 1300, f"{doc.doc_id}: {words} words"
+    assert doc.text.count("\n## ") >= 3, f"{doc.doc_id}: needs sections with headings"
+
+
+def test_ids_are_unique():
+    ids = Counter(d.doc_id for d in DOCS)
+    assert [i for i, n in ids.items() if n > 1] == []
+
+
+def test_no_paragraph_appears_in_two_documents():
+    seen: dict[str, str] = {}
+    for doc in DOCS:
+        for paragraph in doc.text.split("\n\n"):
+            key = " ".join(paragraph.split()).lower()
+            if len(key) < 60:
+                continue
+            assert key not in seen or seen[key] == doc.doc_id, f"{doc.doc_id} repeats {seen[key]}: {key[:60]}"
+            seen[key] = doc.doc_id
+
+
+def test_readme_lists_every_document():
+    readme = (CORPUS / "README.md").read_text(encoding="utf-8")
+    for doc in DOCS:
+        assert f"`{doc.doc_id}`" in readme
+
+
+def test_every_question_phrase_is_in_its_document():
+    text = {d.doc_id: d.text for d in DOCS}
+    for q in QUESTIONS:
+        assert q["phrase"] in text[q["doc_id"]], q["id"]
+
+
+@pytest.mark.parametrize("q", [q for q in QUESTIONS if q["topic_question"]], ids=lambda q: q["doc_id"])
+def test_topic_question_retrieves_its_document_in_top_3(coach, q):
+    passages = coach.retriever.retrieve(q["question"]).passages
+    docs = list(dict.fromkeys(p.chunk.doc_id for p in passages))
+    assert q["doc_id"] in docs[:3], (q["question"], docs[:3])
