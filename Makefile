@@ -27,7 +27,7 @@ test: setup browser
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) -m bench.foundation
+	$(PY) -m eval.bench
 
 eval: setup
 	$(PY) -m eval

@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 
 from .answer import make_backend
-from .answer.context import Context
+from .answer.context import Context, Slot
 from .corpus import load_corpus
+from .diagnosis import FACET_DESCRIPTIONS, Diagnoser
 from .embeddings import Embedder
 from .index import Index, SyncReport
-from .questions import QUESTIONS
+from .questions import COUNTERPART, QUESTIONS, TOWARD
 from .retrieval import HybridRetriever, as_langchain_retriever
 from .settings import Settings
-from .types import Reply
+from .types import Diagnosis, Reply
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _REFERRING = re.compile(
     r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example)\b", re.I
 )
+
+# A situation that also asks a question the library answers this well gets that answer too.
+STRONG_MATCH = 0.55
 
 OUT_OF_SCOPE = (
     "I couldn't find anything about that in the leadership library, so I won't guess at an answer. "
@@ -76,6 +80,8 @@ class Coach:
         self._retriever: HybridRetriever | None = None
         self._question_vectors: np.ndarray | None = None
         self.problems: list[str] = []
+        self._diagnoser: Diagnoser | None = None
+        self._facet_cache: dict[str, np.ndarray] | None = None
         self._lock = threading.RLock()
 
     # ---- index ------------------------------------------------------------------------
@@ -176,24 +182,79 @@ class Coach:
             return
         yield from self.backend.stream(context)
 
+    def diagnose(self, text: str) -> Diagnosis | None:
+        """Whether ``text`` leans to managing or leading, facet by facet; None if it is no situation.
+
+        Example:
+            >>> Coach().diagnose("I approved every expense claim and checked all timesheets.").lean
+            'management'
+        """
+        text, _ = clean_message(text, self.settings.max_question_chars)
+        return self.diagnoser.diagnose(text)
+
+    @property
+    def diagnoser(self) -> Diagnoser:
+        with self._lock:
+            if self._diagnoser is None:
+                self._diagnoser = Diagnoser(self.embedder)
+            return self._diagnoser
+
     def _context(self, question: str, history: list[dict] | None) -> Context | Reply:
         text, notes = clean_message(question, self.settings.max_question_chars)
         history = list(history or [])
         query = condense(text, history)
         found = self.retriever.retrieve(query)
-        if not found.in_scope or not found.passages:
+        vector = found.vector if query == text else self.embedder.embed_one(text)
+        diagnosis = self.diagnoser.diagnose(text, vector) if self.settings.diagnose else None
+        if diagnosis is None and not (found.in_scope and found.passages):
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
-        sentences = self.index.sentences_of(p.chunk.chunk_id for p in found.passages)
+        if diagnosis is None:
+            slots = [Slot("", found.passages, found.vector, quotes=3)]
+            ask_next = self._pick_question(found.vector, history)
+        else:
+            slots, lacking = self._situation_slots(diagnosis, vector)
+            if found.best_similarity >= STRONG_MATCH and text.rstrip().endswith("?"):
+                slots.insert(0, Slot("", found.passages, found.vector, quotes=1))
+            ask_next = TOWARD[lacking]
+        slots = [slot for slot in slots if slot.passages]
+        if not slots:
+            return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
+        chunk_ids = {p.chunk.chunk_id for slot in slots for p in slot.passages}
         return Context(
             question=text,
             query=query,
-            passages=found.passages,
-            vector=found.vector,
-            sentences=sentences,
+            slots=slots,
+            sentences=self.index.sentences_of(chunk_ids),
             history=history,
+            diagnosis=diagnosis,
             notes=notes,
-            coaching_question=self._pick_question(found.vector, history),
+            coaching_question=ask_next,
         )
+
+    def _situation_slots(self, diagnosis: Diagnosis, vector: np.ndarray) -> tuple[list[Slot], str]:
+        """Passages on the top facets, on managing well, and on what the situation lacks."""
+        facet_vectors = self._facet_vectors()
+        drivers = diagnosis.drivers()
+        managing = next(f.name for f in diagnosis.facets if f.side == "management")
+        lacking = COUNTERPART[drivers[0].name]
+        wanted = [(f"{f.name.capitalize()}: ", f.name) for f in drivers]
+        wanted += [("Managing well here: ", f"well:{managing}"), (f"Toward {lacking}: ", lacking)]
+        slots = []
+        for label, key in wanted:
+            facet_vector = facet_vectors[key]
+            found = self.retriever.retrieve(key, top_k=2, vector=facet_vector)
+            aim = facet_vector + vector
+            slots.append(Slot(label, found.passages if found.in_scope else [], aim / np.linalg.norm(aim)))
+        return slots, lacking
+
+    def _facet_vectors(self) -> dict[str, np.ndarray]:
+        if self._facet_cache is None:
+            keys = list(FACET_DESCRIPTIONS) + [f"well:{f}" for f in FACET_DESCRIPTIONS]
+            texts = list(FACET_DESCRIPTIONS.values()) + [
+                f"When {f} is the right move and done well: {d}" for f, d in FACET_DESCRIPTIONS.items()
+            ]
+            self._facet_cache = dict(zip(keys, self.embedder.embed(texts)))
+        return self._facet_cache
 
     def _pick_question(self, vector: np.ndarray, history: list[dict]) -> str:
         if self._question_vectors is None:

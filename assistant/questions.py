@@ -23,6 +23,21 @@ QUESTIONS: list[tuple[str, str]] = [
     ("change", "What would make the people affected by this change want it, not just accept it?"),
 ]
 
+# A question that moves a situation toward a facet it lacks. For the leadership facets the
+# questions above already do; for the management ones a leader needs other words.
+TOWARD = {
+    facet: q for facet, q in QUESTIONS if facet in ("direction", "vision", "motivation", "inspiring", "empowering")
+}
+TOWARD.update(
+    {
+        "planning": "What would a simple plan, with owners and dates, add to what you have set in motion?",
+        "organizing": "Who does what, and by when, so that this keeps going without you in the room?",
+        "administering": "Which routine would make this repeatable once the energy of the start fades?",
+        "controlling": "How will you know, week by week, whether what you started is working?",
+        "enforcement": "Which standard here is not negotiable, and does everyone know it?",
+    }
+)
+
 SIDE_OF = {
     "planning": "management",
     "organizing": "management",

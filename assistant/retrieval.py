@@ -82,11 +82,12 @@ class HybridRetriever:
             self._chunks = {c.chunk_id: c for c in chunks}
             self._bm25 = bm25
 
-    def retrieve(self, query: str, top_k: int | None = None) -> Retrieval:
+    def retrieve(self, query: str, top_k: int | None = None, vector: np.ndarray | None = None) -> Retrieval:
+        """Passages for ``query`` (``vector``, when given, is its embedding, saving a model call)."""
         if self._bm25 is None:
             self.refresh()
         k = top_k or self.top_k
-        vector = self.embedder.embed_one(query)
+        vector = self.embedder.embed_one(query) if vector is None else vector
         dense = self.index.dense(vector, CANDIDATES)
         # A chunk is as relevant as its best sentence: a one-line definition inside a
         # longer passage still surfaces.

@@ -26,6 +26,7 @@ class Settings:
         relevance_floor: cosine similarity the best passage needs for a question to be in
             scope (measured on eval/data: 0.32 refuses every out-of-scope question there).
         max_question_chars: longer messages are answered from their beginning.
+        diagnose: tell managing from leading when a message describes a situation.
         collection: Chroma collection name (at least 3 characters).
 
     Example:
@@ -40,6 +41,7 @@ class Settings:
     top_k: int = 5
     relevance_floor: float = 0.32
     max_question_chars: int = 4000
+    diagnose: bool = True
     collection: str = "library"
 
     def __post_init__(self) -> None:

@@ -79,6 +79,11 @@ class Diagnosis:
     facets: list[Facet]
     evidence: list[str]
 
+    def drivers(self, n: int = 2) -> list[Facet]:
+        """The top facets on the side the situation leans to (either side when balanced)."""
+        side = [f for f in self.facets if self.lean == "balanced" or f.side == self.lean]
+        return (side or self.facets)[:n]
+
 
 @dataclass(frozen=True)
 class Reply:

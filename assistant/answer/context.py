@@ -14,44 +14,56 @@ MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 @dataclass(frozen=True)
+class Slot:
+    """One part of a reply: passages to quote from, and what a good quote is close to.
+
+    ``label`` introduces the quote ("" for a plain answer); ``vector`` scores sentences.
+    """
+
+    label: str
+    passages: list[Passage]
+    vector: Any
+    quotes: int = 1
+
+
+@dataclass(frozen=True)
 class Context:
     """Everything needed to answer one message."""
 
     question: str
     query: str
-    passages: list[Passage]
-    vector: Any
+    slots: list[Slot]
     sentences: list[tuple[Sentence, np.ndarray]]
     history: list[dict] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
     notes: list[str] = field(default_factory=list)
     coaching_question: str = ""
 
+    @property
+    def passages(self) -> list[Passage]:
+        """Every passage of every slot, once each, in slot order."""
+        seen: dict[str, Passage] = {}
+        for slot in self.slots:
+            for p in slot.passages:
+                seen.setdefault(p.chunk.chunk_id, p)
+        return list(seen.values())
 
-def renumber(text: str, used: list[Passage], quotes: dict[str, Sentence]) -> tuple[str, list[Citation]]:
-    """Citations for the passages in ``used`` (already in order of first mention).
 
-    ``text`` must already carry markers [1]..[len(used)] in that order.
-    """
-    citations = []
-    for n, passage in enumerate(used, start=1):
-        chunk = passage.chunk
-        quote = quotes.get(chunk.chunk_id)
-        citations.append(
-            Citation(
-                index=n,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                section=chunk.section,
-                text=chunk.text,
-                score=round(passage.similarity, 4),
-                quote=quote.text if quote else "",
-                quote_start=quote.start - chunk.start if quote else 0,
-                quote_end=quote.end - chunk.start if quote else 0,
-                chunk_id=chunk.chunk_id,
-            )
-        )
-    return text, citations
+def citation(n: int, passage: Passage, quote: Sentence | None) -> Citation:
+    """Citation ``n`` for a passage, with the quoted sentence's place in it."""
+    chunk = passage.chunk
+    return Citation(
+        index=n,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        section=chunk.section,
+        text=chunk.text,
+        score=round(passage.similarity, 4),
+        quote=quote.text if quote else "",
+        quote_start=quote.start - chunk.start if quote else 0,
+        quote_end=quote.end - chunk.start if quote else 0,
+        chunk_id=chunk.chunk_id,
+    )
 
 
 def markers(text: str) -> list[int]:

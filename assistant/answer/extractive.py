@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..types import Passage, Reply, Sentence
-from .context import Context, renumber
+from ..types import Citation, Diagnosis, Reply, Sentence
+from .context import Context, Slot, citation
 
-MAX_QUOTES = 3
 # A second quote must add something: skip sentences this close to one already chosen.
 NEAR_DUPLICATE = 0.9
 RANK_BONUS = 0.02
@@ -21,23 +20,27 @@ class ExtractiveBackend:
     name = "extractive"
 
     def compose(self, context: Context) -> Reply:
-        chosen = self.select(context)
-        used: list[Passage] = []
+        citations: list[Citation] = []
+        number: dict[str, int] = {}
+        chosen: list[tuple[Sentence, np.ndarray]] = []
         lines = []
-        quotes: dict[str, Sentence] = {}
-        by_chunk = {p.chunk.chunk_id: p for p in context.passages}
-        for sentence in chosen:
-            passage = by_chunk[sentence.chunk_id]
-            used.append(passage)
-            quotes[sentence.chunk_id] = sentence
-            lines.append(f"- {sentence.text} [{len(used)}]")
-        parts = [p for p in (opening(context), "\n".join(lines)) if p]
+        for slot in context.slots:
+            for sentence, vector in self.select(context, slot, chosen):
+                chosen.append((sentence, vector))
+                if sentence.chunk_id not in number:
+                    passage = next(p for p in slot.passages if p.chunk.chunk_id == sentence.chunk_id)
+                    number[sentence.chunk_id] = len(citations) + 1
+                    citations.append(citation(len(citations) + 1, passage, sentence))
+                lines.append(f"- {slot.label}{sentence.text} [{number[sentence.chunk_id]}]")
+        parts = [opening(context.diagnosis)]
+        if context.diagnosis and context.diagnosis.evidence:
+            parts.append("From what you wrote: " + ", ".join(f"“{e}”" for e in context.diagnosis.evidence) + ".")
+        parts.append("\n".join(lines))
         if context.coaching_question:
             parts.append(f"**A question for you:** {context.coaching_question}")
         parts.extend(f"_{note}_" for note in context.notes)
-        text, citations = renumber("\n\n".join(parts), used, quotes)
         return Reply(
-            text=text,
+            text="\n\n".join(parts),
             citations=citations,
             in_scope=True,
             diagnosis=context.diagnosis,
@@ -53,37 +56,38 @@ class ExtractiveBackend:
             yield Reply(" ".join(words[:i]), [], True, query=final.query, partial=True)
         yield final
 
-    def select(self, context: Context) -> list[Sentence]:
-        """The best sentences: one per passage, most relevant first, no near repeats."""
-        rank = {p.chunk.chunk_id: i for i, p in enumerate(context.passages)}
+    def select(
+        self, context: Context, slot: Slot, taken: list[tuple[Sentence, np.ndarray]]
+    ) -> list[tuple[Sentence, np.ndarray]]:
+        """The slot's best sentences: one per passage, no near repeats of what is taken."""
+        rank = {p.chunk.chunk_id: i for i, p in enumerate(slot.passages)}
         scored = []
         for sentence, vector in context.sentences:
             if sentence.chunk_id not in rank or sentence.text.rstrip().endswith("?"):
                 continue
-            score = float(np.dot(vector, context.vector)) - RANK_BONUS * rank[sentence.chunk_id]
+            score = float(np.dot(vector, slot.vector)) - RANK_BONUS * rank[sentence.chunk_id]
             scored.append((score, sentence, vector))
         scored.sort(key=lambda item: item[0], reverse=True)
-        chosen: list[tuple[Sentence, np.ndarray]] = []
+        picked: list[tuple[Sentence, np.ndarray]] = []
         for _score, sentence, vector in scored:
-            if any(s.chunk_id == sentence.chunk_id for s, _ in chosen):
+            if any(s.chunk_id == sentence.chunk_id for s, _ in picked):
                 continue
-            if any(float(np.dot(vector, v)) > NEAR_DUPLICATE for _, v in chosen):
+            if any(float(np.dot(vector, v)) > NEAR_DUPLICATE for _, v in taken + picked):
                 continue
-            chosen.append((sentence, vector))
-            if len(chosen) == MAX_QUOTES:
+            picked.append((sentence, vector))
+            if len(picked) == slot.quotes:
                 break
-        return [s for s, _ in chosen]
+        return picked
 
 
-def opening(context: Context) -> str:
-    diagnosis = context.diagnosis
+def opening(diagnosis: Diagnosis | None) -> str:
     if diagnosis is None:
         return "Here is what the library says about that:"
-    top = [f.name for f in diagnosis.facets[:2]]
+    top = [f"**{f.name}**" for f in diagnosis.drivers()]
+    shares = f"{diagnosis.management:.0%} managing, {diagnosis.leadership:.0%} leading"
     if diagnosis.lean == "balanced":
-        head = "What you describe mixes managing and leading"
+        head = f"What you describe mixes managing and leading ({shares})"
     else:
         verb = "managing" if diagnosis.lean == "management" else "leading"
-        share = diagnosis.management if diagnosis.lean == "management" else diagnosis.leadership
-        head = f"What you describe leans to **{verb}** ({share:.0%})"
+        head = f"What you describe leans to **{verb}** ({shares})"
     return f"{head}, mostly {' and '.join(top)}. Here is what the library says:"

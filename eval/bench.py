@@ -1,0 +1,70 @@
+"""Speed figures for the foundation: python -m eval.bench [--questions N]
+
+Prints: ingest time for the corpus into an empty index, re-ingest time when nothing changed,
+cold time from a new process's Coach() to its first answer, and warm ask p50/p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from assistant import Coach, Settings
+
+DATA = Path(__file__).resolve().parent / "data"
+
+COLD = """
+import sys, time
+t = time.perf_counter()
+from assistant import Coach, Settings
+coach = Coach(Settings(data_dir=sys.argv[1]))
+coach.ask("What do managers focus on?")
+print(time.perf_counter() - t)
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=50)
+    args = parser.parse_args(argv)
+    questions = [json.loads(line)["question"] for line in (DATA / "questions.jsonl").open(encoding="utf-8")]
+    questions = questions[: args.questions]
+    with tempfile.TemporaryDirectory() as tmp:
+        coach = Coach(Settings(data_dir=Path(tmp)))
+        coach.embedder.embed(["load the model first, so ingest measures indexing only"])
+        t = time.perf_counter()
+        report = coach.ingest(progress=False)
+        ingest = time.perf_counter() - t
+        t = time.perf_counter()
+        again = coach.ingest(progress=False)
+        reingest = time.perf_counter() - t
+        assert not again.changed
+        cold = float(subprocess.run([sys.executable, "-c", COLD, tmp], capture_output=True, text=True).stdout)
+        coach.ask("warm up")
+        timings = []
+        for q in questions:
+            t = time.perf_counter()
+            coach.ask(q)
+            timings.append((time.perf_counter() - t) * 1000)
+    print(f"corpus: {len(report.added)} documents, {report.records_written} records (chunks + sentences)")
+    print(f"ingest, empty index:        {ingest:6.1f} s")
+    print(f"re-ingest, unchanged:       {reingest:6.2f} s   (target < 2 s)")
+    print(f"cold Coach() -> 1st answer: {cold:6.1f} s   (new process, index already built)")
+    print(
+        f"warm ask over {len(timings)} questions: p50 {percentile(timings, 50):.0f} ms, "
+        f"p95 {percentile(timings, 95):.0f} ms   (target p95 < 150 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
