@@ -60,6 +60,16 @@ def _chat(coach: Coach) -> int:
         history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply.text}]
 
 
+def _export_feedback(coach: Coach, target: str) -> int:
+    if target == "-":
+        n = coach.feedback.export(sys.stdout)
+    else:
+        with open(target, "w", encoding="utf-8") as out:
+            n = coach.feedback.export(out)
+    print(f"{n} feedback records exported", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,12 +78,23 @@ def main(argv: list[str] | None = None) -> int:
     ask = sub.add_parser("ask", help="ask one question and print the cited answer")
     ask.add_argument("question")
     sub.add_parser("chat", help="a conversation in the terminal")
+    feedback = sub.add_parser("feedback", help="the thumbs up and down people gave replies")
+    feedback.add_argument(
+        "--export",
+        metavar="FILE",
+        nargs="?",
+        const="-",
+        required=True,
+        help="write them as JSON lines to FILE (default: standard output)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         coach = Coach(Settings.from_env())
         if args.command == "ingest":
             return _ingest(coach, args.path)
+        if args.command == "feedback":
+            return _export_feedback(coach, args.export)
         if args.command == "ask":
             return _ask(coach, args.question)
         return _chat(coach)

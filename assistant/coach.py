@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +16,15 @@ import numpy as np
 
 from .answer import make_backend
 from .answer.context import Context, Slot
-from .corpus import load_corpus
+from .corpus import CorpusError, load_corpus, save_upload, slug
 from .diagnosis import FACET_DESCRIPTIONS, Diagnoser
 from .embeddings import Embedder
+from .feedback import FeedbackStore
 from .index import Index, SyncReport
 from .questions import COUNTERPART, QUESTIONS, TOWARD
 from .retrieval import HybridRetriever, as_langchain_retriever
 from .settings import Settings
-from .types import Diagnosis, Reply
+from .types import Diagnosis, Document, Reply
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +86,14 @@ class Coach:
         self._diagnoser: Diagnoser | None = None
         self._facet_cache: dict[str, np.ndarray] | None = None
         self._lock = threading.RLock()
+        self._synced = False
 
     # ---- index ------------------------------------------------------------------------
     @property
     def index(self) -> Index:
         """The Chroma index, opened and synced with the corpus on first use."""
+        if self._index is not None and self._synced:
+            return self._index
         with self._lock:
             if self._index is None:
                 self.ingest(progress=False)
@@ -136,6 +142,7 @@ class Coach:
             assert self._index is not None and self._retriever is not None
             report = self._index.sync(docs, progress=progress)
             self._retriever.refresh()
+            self._synced = True
             self.problems = problems
             return report
 
@@ -155,13 +162,73 @@ class Coach:
         """The hybrid retriever as a LangChain ``BaseRetriever``."""
         return as_langchain_retriever(self.retriever)
 
+    @property
+    def feedback(self) -> FeedbackStore:
+        """Thumbs up or down on replies, stored in the data dir."""
+        return FeedbackStore(self.settings.data_dir / "feedback.sqlite3")
+
+    # ---- a person's own documents --------------------------------------------------------
+    def add_upload(self, path: str | Path, owner: str, progress: Any = None) -> Document:
+        """Index one file for ``owner`` only; nobody else's answers will cite it.
+
+        Raises ValueError (naming the file) when it is too big, of another type or
+        unreadable; nothing already indexed changes then.
+        """
+        if not owner:
+            raise ValueError("an upload needs an owner (a session or user id)")
+        _ = self.index
+        try:
+            saved = save_upload(Path(path), self._uploads_dir(owner))
+        except CorpusError as exc:
+            raise ValueError(str(exc)) from None
+        self._sync_uploads(owner, progress)
+        return next(d for d in self.uploads(owner) if d.path == str(saved))
+
+    def uploads(self, owner: str) -> list[Document]:
+        """The documents ``owner`` has added, with ids of their own."""
+        folder = self._uploads_dir(owner)
+        docs, _ = load_corpus(folder) if folder.exists() else ([], [])
+        return [replace(d, doc_id=f"upload-{slug(owner)[:16]}-{slug(Path(d.path).stem)}") for d in docs]
+
+    def remove_upload(self, doc_id: str, owner: str) -> None:
+        """Drop one of ``owner``'s documents from the index and the disk."""
+        for doc in self.uploads(owner):
+            if doc.doc_id == doc_id:
+                Path(doc.path).unlink(missing_ok=True)
+        self._sync_uploads(owner)
+
+    def forget(self, owner: str) -> None:
+        """Drop every document ``owner`` added (when their session ends)."""
+        shutil.rmtree(self._uploads_dir(owner), ignore_errors=True)
+        if self._index is not None:
+            self._sync_uploads(owner)
+
+    def _uploads_dir(self, owner: str) -> Path:
+        return self.settings.data_dir / "uploads" / slug(owner)
+
+    def _sync_uploads(self, owner: str, progress: Any = None) -> None:
+        with self._lock:
+            self.index.sync(self.uploads(owner), progress=progress, owner=owner)
+            self.retriever.refresh()
+
     # ---- answering --------------------------------------------------------------------
-    def ask(self, question: str, history: list[dict] | None = None) -> Reply:
+    def ask(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        *,
+        owner: str = "",
+        top_k: int | None = None,
+        diagnose: bool | None = None,
+    ) -> Reply:
         """Answer a question or coach on a situation, with citations.
 
         Args:
             question: the person's message.
             history: earlier turns as ``{"role", "content"}`` dicts (Gradio's messages format).
+            owner: whose uploaded documents may be cited besides the library.
+            top_k: passages to draw on (default: the settings').
+            diagnose: tell managing from leading for a situation (default: the settings').
 
         Returns:
             A Reply whose text carries [n] markers, each mapped to ``reply.citations``.
@@ -169,14 +236,22 @@ class Coach:
         Raises:
             ValueError: the message is empty or only whitespace.
         """
-        context = self._context(question, history)
+        context = self._context(question, history, owner, top_k, diagnose)
         if isinstance(context, Reply):
             return context
         return self.backend.compose(context)
 
-    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[Reply]:
+    def stream(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        *,
+        owner: str = "",
+        top_k: int | None = None,
+        diagnose: bool | None = None,
+    ) -> Iterator[Reply]:
         """Like ``ask``, yielding partial Replies (``partial=True``) and then the final one."""
-        context = self._context(question, history)
+        context = self._context(question, history, owner, top_k, diagnose)
         if isinstance(context, Reply):
             yield context
             return
@@ -199,20 +274,23 @@ class Coach:
                 self._diagnoser = Diagnoser(self.embedder)
             return self._diagnoser
 
-    def _context(self, question: str, history: list[dict] | None) -> Context | Reply:
+    def _context(
+        self, question: str, history: list[dict] | None, owner: str, top_k: int | None, diagnose: bool | None
+    ) -> Context | Reply:
         text, notes = clean_message(question, self.settings.max_question_chars)
         history = list(history or [])
         query = condense(text, history)
-        found = self.retriever.retrieve(query)
+        found = self.retriever.retrieve(query, top_k=top_k, owner=owner)
         vector = found.vector if query == text else self.embedder.embed_one(text)
-        diagnosis = self.diagnoser.diagnose(text, vector) if self.settings.diagnose else None
+        wanted = self.settings.diagnose if diagnose is None else diagnose
+        diagnosis = self.diagnoser.diagnose(text, vector) if wanted else None
         if diagnosis is None and not (found.in_scope and found.passages):
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
         if diagnosis is None:
             slots = [Slot("", found.passages, found.vector, quotes=3)]
             ask_next = self._pick_question(found.vector, history)
         else:
-            slots, lacking = self._situation_slots(diagnosis, vector)
+            slots, lacking = self._situation_slots(diagnosis, vector, owner)
             if found.best_similarity >= STRONG_MATCH and text.rstrip().endswith("?"):
                 slots.insert(0, Slot("", found.passages, found.vector, quotes=1))
             ask_next = TOWARD[lacking]
@@ -231,7 +309,7 @@ class Coach:
             coaching_question=ask_next,
         )
 
-    def _situation_slots(self, diagnosis: Diagnosis, vector: np.ndarray) -> tuple[list[Slot], str]:
+    def _situation_slots(self, diagnosis: Diagnosis, vector: np.ndarray, owner: str) -> tuple[list[Slot], str]:
         """Passages on the top facets, on managing well, and on what the situation lacks."""
         facet_vectors = self._facet_vectors()
         drivers = diagnosis.drivers()
@@ -242,7 +320,7 @@ class Coach:
         slots = []
         for label, key in wanted:
             facet_vector = facet_vectors[key]
-            found = self.retriever.retrieve(key, top_k=2, vector=facet_vector)
+            found = self.retriever.retrieve(key, top_k=2, vector=facet_vector, owner=owner)
             aim = facet_vector + vector
             slots.append(Slot(label, found.passages if found.in_scope else [], aim / np.linalg.norm(aim)))
         return slots, lacking

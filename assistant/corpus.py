@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 from pathlib import Path
 
 from .types import Document
@@ -143,3 +144,34 @@ def _first_heading(text: str) -> str | None:
         if line.startswith("# "):
             return line[2:].strip()
     return None
+
+
+def save_upload(source: Path, folder: Path) -> Path:
+    """Copy an uploaded file into ``folder`` under a safe name, once it is known to be readable.
+
+    The name keeps only its last part, reduced to letters, digits and dashes, so a name
+    like ``../../etc/passwd`` cannot leave the folder.
+    """
+    suffix = source.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CorpusError(f"{source.name}: unsupported file type {suffix or '(none)'}; use .md, .txt or .pdf")
+    try:
+        size = source.stat().st_size
+    except OSError as exc:
+        raise CorpusError(f"{source.name}: cannot be read ({exc.strerror or exc})") from exc
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"{source.name}: larger than 20 MB ({size / 1e6:.0f} MB)")
+    if size == 0:
+        raise CorpusError(f"{source.name}: the file is empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{slug(Path(source.name).stem)}{suffix}"
+    incoming = folder / f".incoming-{name}"  # hidden: never read as a document
+    shutil.copyfile(source, incoming)
+    try:
+        load_document(incoming)
+    except CorpusError as exc:
+        incoming.unlink(missing_ok=True)
+        raise CorpusError(str(exc).replace(incoming.name, source.name)) from None
+    target = folder / name
+    incoming.replace(target)
+    return target

@@ -87,9 +87,10 @@ class Index:
         )
 
     # ---- sync -------------------------------------------------------------------------
-    def sync(self, docs: list[Document], progress: bool | None = None) -> SyncReport:
-        """Make the index match ``docs``: skip unchanged, replace changed, delete removed."""
-        state = {name: self._versions(col) for name, col in (("c", self.chunks), ("s", self.sentences))}
+    def sync(self, docs: list[Document], progress: bool | None = None, owner: str = "") -> SyncReport:
+        """Make ``owner``'s part of the index match ``docs``: skip unchanged, replace changed,
+        delete removed. The library is owner ""; a person's uploads are theirs alone."""
+        state = {name: self._versions(col, owner) for name, col in (("c", self.chunks), ("s", self.sentences))}
         wanted = {doc.doc_id: doc for doc in docs}
         added, updated, unchanged, todo = [], [], [], []
         for doc in docs:
@@ -101,7 +102,7 @@ class Index:
             todo.append(doc)
         removed = sorted({d for k in state for d in state[k]} - wanted.keys())
 
-        plans = [(doc, *self._records(doc)) for doc in todo]
+        plans = [(doc, *self._records(doc, owner)) for doc in todo]
         total = sum(len(chunks) + len(sentences) for _, chunks, sentences in plans)
         written = deleted = 0
         with _progress(total, progress) as bar:
@@ -123,11 +124,11 @@ class Index:
             deleted += self._delete_stale(doc_id, set(), self.sentences)
         return SyncReport(added, updated, removed, unchanged, written, deleted)
 
-    def _records(self, doc: Document) -> tuple[list[dict], list[dict]]:
+    def _records(self, doc: Document, owner: str) -> tuple[list[dict], list[dict]]:
         version = version_hash(doc)
         chunks = chunk_document(doc)
         sentences = [s for chunk in chunks for s in chunk_sentences(doc.text, chunk)]
-        base = {"doc_id": doc.doc_id, "version": version, "title": doc.title, "path": doc.path}
+        base = {"doc_id": doc.doc_id, "version": version, "title": doc.title, "path": doc.path, "owner": owner}
         chunk_records = [
             {
                 "id": c.chunk_id,
@@ -166,10 +167,10 @@ class Index:
             collection.delete(ids=ids[i : i + _PAGE])
         return len(ids)
 
-    def _versions(self, collection: Any) -> dict[str, dict[str, Any]]:
+    def _versions(self, collection: Any, owner: str) -> dict[str, dict[str, Any]]:
         """doc_id -> {"versions": {version: n records}, "counts": {declared counts}}."""
         out: dict[str, dict[str, Any]] = defaultdict(lambda: {"versions": defaultdict(int), "counts": set()})
-        for _, meta in self._scan(collection):
+        for _, meta in self._scan(collection, where={"owner": owner}):
             entry = out[meta["doc_id"]]
             entry["versions"][meta["version"]] += 1
             entry["counts"].add(meta["count"])
@@ -198,21 +199,26 @@ class Index:
                 return out
             offset += _PAGE
 
-    def dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the n nearest chunks."""
+    def dense(self, vector: np.ndarray, n: int, owner: str = "") -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the n nearest chunks that ``owner`` may see."""
         total = self.chunks.count()
         if total == 0:
             return []
-        result = self.chunks.query(query_embeddings=[vector], n_results=min(n, total), include=["distances"])
+        result = self.chunks.query(
+            query_embeddings=[vector], n_results=min(n, total), include=["distances"], where=visible_to(owner)
+        )
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0])]
 
-    def dense_sentences(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def dense_sentences(self, vector: np.ndarray, n: int, owner: str = "") -> list[tuple[str, float]]:
         """(chunk id, cosine similarity of its best sentence) for the n nearest sentences."""
         total = self.sentences.count()
         if total == 0:
             return []
         result = self.sentences.query(
-            query_embeddings=[vector], n_results=min(n, total), include=["distances", "metadatas"]
+            query_embeddings=[vector],
+            n_results=min(n, total),
+            include=["distances", "metadatas"],
+            where=visible_to(owner),
         )
         best: dict[str, float] = {}
         for meta, d in zip(result["metadatas"][0], result["distances"][0]):
@@ -238,6 +244,11 @@ class Index:
             )
             for sid, text, m, vec in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"])
         ]
+
+
+def visible_to(owner: str) -> dict:
+    """A Chroma filter: the library, plus ``owner``'s own documents."""
+    return {"owner": {"$in": ["", owner]}} if owner else {"owner": ""}
 
 
 def _groups(plans: list, size: int) -> Iterator[list]:
@@ -270,6 +281,7 @@ def _chunk(chunk_id: str, text: str, meta: dict) -> Chunk:
         start=int(meta["start"]),
         end=int(meta["end"]),
         doc_hash=meta["version"],
+        owner=meta.get("owner", ""),
     )
 
 

@@ -82,20 +82,25 @@ class HybridRetriever:
             self._chunks = {c.chunk_id: c for c in chunks}
             self._bm25 = bm25
 
-    def retrieve(self, query: str, top_k: int | None = None, vector: np.ndarray | None = None) -> Retrieval:
-        """Passages for ``query`` (``vector``, when given, is its embedding, saving a model call)."""
+    def retrieve(
+        self, query: str, top_k: int | None = None, vector: np.ndarray | None = None, owner: str = ""
+    ) -> Retrieval:
+        """Passages for ``query`` from the library and ``owner``'s uploads.
+
+        ``vector``, when given, is the query's embedding (saves a model call).
+        """
         if self._bm25 is None:
             self.refresh()
         k = top_k or self.top_k
         vector = self.embedder.embed_one(query) if vector is None else vector
-        dense = self.index.dense(vector, CANDIDATES)
+        dense = self.index.dense(vector, CANDIDATES, owner)
         # A chunk is as relevant as its best sentence: a one-line definition inside a
         # longer passage still surfaces.
-        by_sentence = self.index.dense_sentences(vector, CANDIDATES)
+        by_sentence = self.index.dense_sentences(vector, CANDIDATES, owner)
         with self._lock:
             chunks, bm25 = self._chunks, self._bm25
         assert bm25 is not None
-        sparse = bm25.search(query, CANDIDATES)
+        sparse = [cid for cid in bm25.search(query, 2 * CANDIDATES) if chunks[cid].owner in ("", owner)]
         similarity = dict(dense)
         for cid, sim in by_sentence:
             similarity[cid] = max(sim, similarity.get(cid, -1.0))

@@ -30,6 +30,7 @@ class Chunk:
     start: int
     end: int
     doc_hash: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,73 @@
+"""Thumbs up or down on replies, kept in SQLite in the data dir."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from .types import Reply
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    rating INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    citations TEXT NOT NULL
+)
+"""
+
+
+class FeedbackStore:
+    """Append-only feedback records; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute(_SCHEMA)
+        return db
+
+    def add(self, question: str, reply: Reply, liked: bool, session: str = "") -> None:
+        citations = json.dumps([asdict(c) for c in reply.citations], ensure_ascii=False)
+        with self._lock, self._connect() as db:
+            db.execute(
+                "INSERT INTO feedback (at, session, rating, question, reply, citations) VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), session, 1 if liked else -1, question, reply.text, citations),
+            )
+
+    def records(self) -> Iterator[dict]:
+        if not self.path.exists():
+            return
+        with self._lock, self._connect() as db:
+            rows = db.execute(
+                "SELECT at, session, rating, question, reply, citations FROM feedback ORDER BY id"
+            ).fetchall()
+        for at, session, rating, question, reply, citations in rows:
+            yield {
+                "at": at,
+                "session": session,
+                "rating": "up" if rating > 0 else "down",
+                "question": question,
+                "reply": reply,
+                "citations": json.loads(citations),
+            }
+
+    def export(self, out: TextIO) -> int:
+        """Write every record as one JSON line; returns how many."""
+        n = 0
+        for record in self.records():
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n += 1
+        return n

@@ -1,0 +1,169 @@
+"""The page in a real headless Chromium (Debian's), driven by Playwright.
+
+Screenshots of each step land in tests/artifacts/.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, running_app
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (make browser)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def app(library_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(library_dir, data)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_app(data) as url:
+        yield url, data
+
+
+def _ask(page, text: str) -> None:
+    before = page.locator("[data-testid=bot]").count()
+    page.locator("textarea").first.fill(text)
+    page.locator("textarea").first.press("Enter")
+    page.wait_for_function("n => document.querySelectorAll('[data-testid=bot]').length > n", arg=before, timeout=60_000)
+    # the reply streams in; it is complete once the page has no pending event
+    page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=60_000)
+    page.wait_for_timeout(500)
+
+
+def _open(page, url: str, width: int = 1280):
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(url)
+    page.locator("textarea").first.wait_for(timeout=60_000)
+
+
+def test_ask_and_see_a_cited_answer_then_open_its_source(app, page):
+    url, _ = app
+    _open(page, url)
+    _ask(page, "What do managers focus on?")
+    bot = page.locator("[data-testid=bot]").first
+    assert "[1]" in bot.inner_text()
+    page.screenshot(path=ARTIFACTS / "1-cited-answer.png", full_page=True)
+    page.locator("[data-testid=bot] a[href='#source-1-1']").first.click()
+    card = page.locator("#source-1-1")
+    assert card.get_attribute("open") is not None
+    mark = card.locator("mark")
+    assert mark.is_visible() and len(mark.inner_text()) > 20
+    page.screenshot(path=ARTIFACTS / "2-source-highlighted.png", full_page=True)
+
+
+def test_a_situation_shows_the_diagnosis(app, page):
+    url, _ = app
+    _open(page, url)
+    _ask(page, "I spent my week approving expenses and checking timesheets. Am I managing or leading?")
+    page.get_by_role("tab", name="Diagnosis").click()
+    panel = page.locator("#diagnosis-panel")
+    assert "Leans to managing" in panel.inner_text()
+    assert "administering" in panel.inner_text()
+    page.screenshot(path=ARTIFACTS / "3-diagnosis.png", full_page=True)
+
+
+def test_upload_a_file_and_get_an_answer_citing_it(app, page, tmp_path):
+    url, _ = app
+    notes = tmp_path / "fernbrook-rota.txt"
+    notes.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    _open(page, url)
+    page.get_by_role("tab", name="Your documents").click()
+    page.locator("input[type=file]").first.set_input_files(str(notes))
+    page.get_by_text("Added fernbrook-rota.txt", exact=False).wait_for(timeout=60_000)
+    page.screenshot(path=ARTIFACTS / "4-uploaded.png", full_page=True)
+    _ask(page, "Who decides the rota at Fernbrook Dairy?")
+    page.get_by_role("tab", name="Sources").click()
+    assert "fernbrook" in page.locator("#sources-panel").inner_text().lower()
+    page.screenshot(path=ARTIFACTS / "5-answer-cites-upload.png", full_page=True)
+
+
+def test_bad_upload_gets_a_clear_message(app, page, tmp_path):
+    url, _ = app
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Caf\xe9".encode("latin-1"))
+    _open(page, url)
+    page.get_by_role("tab", name="Your documents").click()
+    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.get_by_text("Not added: latin1.txt: not UTF-8 text").wait_for(timeout=30_000)
+
+
+def test_feedback_is_stored_and_exported(app, page):
+    url, data = app
+    _open(page, url)
+    _ask(page, "How did John Maxwell define leadership?")
+    page.locator("[data-testid=bot]").first.hover()
+    page.get_by_label("Like", exact=True).first.click()
+    page.get_by_text("your feedback is saved").wait_for(timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "6-feedback.png", full_page=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant", "feedback", "--export"],
+        cwd=ROOT,
+        env={"ASSISTANT_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert any(r["question"] == "How did John Maxwell define leadership?" and r["rating"] == "up" for r in records)
+    assert all(r["citations"] for r in records)
+
+
+def test_two_sessions_stay_apart(app, browser, tmp_path):
+    url, _ = app
+    secret = tmp_path / "alder-plan.txt"
+    secret.write_text("The Alder Street team will move to four-day weeks in March.", encoding="utf-8")
+    first, second = browser.new_context(), browser.new_context()
+    a, b = first.new_page(), second.new_page()
+    _open(a, url)
+    _open(b, url)
+    a.get_by_role("tab", name="Your documents").click()
+    a.locator("input[type=file]").first.set_input_files(str(secret))
+    a.get_by_text("Added alder-plan.txt", exact=False).wait_for(timeout=60_000)
+    _ask(a, "When will the Alder Street team move to four-day weeks?")
+    _ask(b, "What is the GROW model?")
+    a_text, b_text = (
+        a.locator("[data-testid=user]").all_inner_texts(),
+        b.locator("[data-testid=user]").all_inner_texts(),
+    )
+    assert any("Alder Street" in t for t in a_text) and not any("Alder Street" in t for t in b_text)
+    assert not any("GROW" in t for t in a_text)
+    _ask(b, "When will the Alder Street team move to four-day weeks?")
+    assert "alder" not in b.locator("#sources-panel").inner_text().lower()
+    b.screenshot(path=ARTIFACTS / "7-second-session.png", full_page=True)
+    first.close()
+    second.close()
+
+
+def test_usable_on_a_375px_screen(app, page):
+    url, _ = app
+    _open(page, url, width=375)
+    box = page.get_by_label("Your message")
+    assert box.is_visible()
+    assert box.bounding_box()["width"] <= 375
+    _ask(page, "What is psychological safety?")
+    assert "[1]" in page.locator("[data-testid=bot]").first.inner_text()
+    page.screenshot(path=ARTIFACTS / "8-narrow.png", full_page=True)
