@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 import assistant
@@ -96,3 +98,27 @@ def test_coach_over_a_users_folder(small_corpus, tmp_path):
     coach = Coach(Settings(data_dir=tmp_path / "d", corpus_dir=small_corpus))
     reply = coach.ask("Who decides the rota at Fernbrook Dairy?")
     assert reply.citations and reply.citations[0].doc_id == "ours"
+
+
+def test_uploads_belong_to_their_owner_and_bad_ones_change_nothing(library_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(library_dir, data)
+    coach = Coach(Settings(data_dir=data))
+    before = coach.index.count()
+    evil = tmp_path / ".." / "passwd.txt"
+    evil.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    doc = coach.add_upload(tmp_path / "../passwd.txt", owner="alice")
+    assert Path(doc.path).parent == data / "uploads" / "alice" and doc.doc_id.startswith("upload-alice-")
+    question = "Who decides the rota at Fernbrook Dairy?"
+    assert coach.ask(question, owner="alice").citations[0].doc_id == doc.doc_id
+    assert all(c.doc_id != doc.doc_id for c in coach.ask(question, owner="bob").citations)
+    assert all(c.doc_id != doc.doc_id for c in coach.ask(question).citations)
+    for name, content in [("tool.exe", b"MZ"), ("empty.md", b""), ("latin.txt", "Café".encode("latin-1"))]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=name):
+            coach.add_upload(tmp_path / name, owner="alice")
+    assert [d.doc_id for d in coach.uploads("alice")] == [doc.doc_id]
+    coach.forget("alice")
+    assert coach.uploads("alice") == [] and coach.index.count() == before
