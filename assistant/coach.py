@@ -21,8 +21,10 @@ from .diagnosis import FACET_DESCRIPTIONS, Diagnoser
 from .embeddings import Embedder
 from .feedback import FeedbackStore
 from .index import Index, SyncReport
-from .questions import COUNTERPART, QUESTIONS, TOWARD
+from .memory import MemoryStore
+from .questions import COUNTERPART, GOAL_QUESTION, OPTIONS_QUESTION, QUESTIONS, TOWARD, WAY_FORWARD_QUESTION
 from .retrieval import HybridRetriever, as_langchain_retriever
+from .session import Session, find_commitment
 from .settings import Settings
 from .types import Diagnosis, Document, Reply
 
@@ -33,8 +35,37 @@ _REFERRING = re.compile(
     r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example)\b", re.I
 )
 
+# How many earlier user turns a follow-up carries into its query.
+CONDENSE_WINDOW = 2
+
 # A situation that also asks a question the library answers this well gets that answer too.
 STRONG_MATCH = 0.55
+
+# Messages that signal distress or risk: the coach steps out of coaching for these.
+_DISTRESS = re.compile(
+    r"\b(kill(?:ing)? myself|suicid\w*|end(?:ing)? (?:it all|my life)|self[- ]?harm\w*|hurt(?:ing)? myself|"
+    r"(?:don'?t|do not) want to (?:live|be here)|no reason to live|"
+    r"harass\w*|sexual(?:ly)? assault\w*|assaulted|abus(?:ed|ive|ing) me|bull(?:ied|ying) me|threaten\w* me|"
+    r"stalk(?:ed|ing) me|medical emergency|legal emergency|chest pains?|can'?t breathe|overdos\w*|heart attack|"
+    r"been arrested|being sued|suing me)\b",
+    re.I,
+)
+_OPTIONS = re.compile(
+    r"\b(what (?:could|can|should) i do|how (?:do|can|could|should) i|instead|options?|what else)\b", re.I
+)
+_GOAL = re.compile(r"\b(i want to|i'd like to|i would like to|my goal|i wish i could)\b", re.I)
+
+SAFETY = (
+    "It sounds like you may be dealing with something serious, and I'm not the right help for it. "
+    "I'm a coaching tool for managing and leading, not a counsellor, doctor or lawyer, so I won't try to "
+    "diagnose this or advise on it.\n\n"
+    "- If you or someone else is in danger right now, call your local emergency number.\n"
+    "- If you are thinking about harming yourself, please contact a crisis line or someone you trust today.\n"
+    "- For harassment, bullying or abuse at work, talk to HR, a manager you trust, your union or an employee "
+    "assistance programme.\n"
+    "- For a legal or medical problem, please see a qualified lawyer, advice service or doctor.\n\n"
+    "I'm here for the leadership side whenever you want to come back to it."
+)
 
 OUT_OF_SCOPE = (
     "I couldn't find anything about that in the leadership library, so I won't guess at an answer. "
@@ -162,6 +193,14 @@ class Coach:
         """The hybrid retriever as a LangChain ``BaseRetriever``."""
         return as_langchain_retriever(self.retriever)
 
+    def session(self, session_id: str) -> Session:
+        """A remembered conversation: its history, commitments and summary survive restarts.
+
+        Example:
+            >>> Coach().session("sam").ask("This week I will let Priya run the stand-up.")
+        """
+        return Session(self, session_id, MemoryStore(self.settings.data_dir / "memory.sqlite3"))
+
     @property
     def feedback(self) -> FeedbackStore:
         """Thumbs up or down on replies, stored in the data dir."""
@@ -278,13 +317,20 @@ class Coach:
         self, question: str, history: list[dict] | None, owner: str, top_k: int | None, diagnose: bool | None
     ) -> Context | Reply:
         text, notes = clean_message(question, self.settings.max_question_chars)
+        if _DISTRESS.search(text):
+            return Reply(SAFETY, [], False, query=text, notes=notes, safety=True)
         history = list(history or [])
         query = condense(text, history)
         found = self.retriever.retrieve(query, top_k=top_k, owner=owner)
         vector = found.vector if query == text else self.embedder.embed_one(text)
         wanted = self.settings.diagnose if diagnose is None else diagnose
         diagnosis = self.diagnoser.diagnose(text, vector) if wanted else None
+        commitment = find_commitment(text)
+        if commitment:
+            notes = [f"Noted your commitment: “{commitment}”.", *notes]
         if diagnosis is None and not (found.in_scope and found.passages):
+            if commitment:  # a plan needs no library: name it and look for the way forward
+                return Reply(f"{notes[0]}\n\n**A question for you:** {WAY_FORWARD_QUESTION}", [], True, query=query)
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
         if diagnosis is None:
             slots = [Slot("", found.passages, found.vector, quotes=3)]
@@ -294,6 +340,7 @@ class Coach:
             if found.best_similarity >= STRONG_MATCH and text.rstrip().endswith("?"):
                 slots.insert(0, Slot("", found.passages, found.vector, quotes=1))
             ask_next = TOWARD[lacking]
+        ask_next = grow_question(text, diagnosis is not None) or ask_next
         slots = [slot for slot in slots if slot.passages]
         if not slots:
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes)
@@ -345,11 +392,27 @@ class Coach:
         return QUESTIONS[int(order[0])][1]
 
 
-def condense(question: str, history: list[dict]) -> str:
-    """A standalone query: a short or referring follow-up borrows the previous user turn."""
+def grow_question(message: str, diagnosed: bool) -> str | None:
+    """The GROW stage's question: a commitment looks for the way forward, a request for
+    ideas weighs the options, a wish names the goal. None leaves the reality question."""
+    if find_commitment(message):
+        return WAY_FORWARD_QUESTION
+    if diagnosed:
+        return None
+    if _OPTIONS.search(message):
+        return OPTIONS_QUESTION
+    if _GOAL.search(message):
+        return GOAL_QUESTION
+    return None
+
+
+def condense(question: str, history: list[dict], window: int = CONDENSE_WINDOW) -> str:
+    """A standalone query: a short or referring follow-up carries the recent user turns with it.
+
+    "and how would I lead more there?" after two turns about planning becomes those two
+    turns plus itself, so retrieval stays on the topic under discussion.
+    """
     previous = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous:
+    if not previous or (len(question.split()) > 12 and not _REFERRING.search(question)):
         return question
-    if len(question.split()) <= 8 or _REFERRING.search(question):
-        return f"{previous[-1]} {question}"
-    return question
+    return " ".join([*previous[-window:], question])

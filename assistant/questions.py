@@ -64,3 +64,8 @@ COUNTERPART = {
     "inspiring": "organizing",
     "empowering": "controlling",
 }
+
+# GROW across a conversation: the question that moves each stage on.
+GOAL_QUESTION = "What would tell you, a month from now, that you got there?"
+OPTIONS_QUESTION = "Which of these would you try first, and what is the smallest step you could take this week?"
+WAY_FORWARD_QUESTION = "What might get in the way, and how will you know it worked?"

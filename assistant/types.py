@@ -98,6 +98,7 @@ class Reply:
     notes: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     partial: bool = False
+    safety: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,13 @@ def build_app(coach: Coach) -> Any:
     import gradio as gr
 
     def respond(
-        message: str, messages: list, turns: list, top_k: int, show_diagnosis: bool, request: gr.Request
+        message: str,
+        messages: list,
+        turns: list,
+        top_k: int,
+        show_diagnosis: bool,
+        user_id: str,
+        request: gr.Request,
     ) -> Iterator[tuple]:
         messages, turns = list(messages or []), list(turns or [])
         keep = (gr.skip(), gr.skip())
@@ -160,7 +167,7 @@ def build_app(coach: Coach) -> Any:
         answer = gr.ChatMessage(role="assistant", content="")
         messages.append(answer)
         reply: Reply | None = None
-        stream = coach.stream(
+        stream = coach.session(user_id or request.session_hash or "anonymous").stream(
             message, history=history, owner=request.session_hash or "", top_k=int(top_k), diagnose=show_diagnosis
         )
         for reply in stream:
@@ -227,12 +234,33 @@ def build_app(coach: Coach) -> Any:
     def on_unload(request: gr.Request) -> None:
         coach.forget(request.session_hash or "")
 
+    def on_load(user_id: str) -> tuple:
+        # The browser keeps a private id, so what someone committed to last time is there next time.
+        user_id = user_id or uuid.uuid4().hex
+        commitments = coach.session(user_id).commitments()[-3:]
+        if not commitments:
+            return user_id, user_id, gr.update(visible=False), gr.update(visible=False)
+        listed = "\n".join(f"- {html.escape(c.text)}" for c in commitments)
+        banner = f"**Last time you committed to:**\n{listed}"
+        return user_id, user_id, gr.update(value=banner, visible=True), gr.update(visible=True)
+
+    def pick_up(user_id: str) -> str:
+        commitments = coach.session(user_id).commitments()
+        if not commitments:
+            return ""
+        return f"Last time I committed to: {commitments[-1].text}. Here is how it went: "
+
     with gr.Blocks(title="Leadership coach", analytics_enabled=False) as app:
         turns = gr.State([])
+        stored_id = gr.BrowserState("", storage_key="leadership-coach-user")
+        user_id = gr.State("")  # a copy the chat reads, so API callers need not send one
         gr.Markdown(
             "## Leadership coach\nDescribe what you did this week, or ask about managing and leading. "
             "Every answer cites the library; click a marker like [1] to read its passage."
         )
+        with gr.Row():
+            last_time = gr.Markdown(visible=False, elem_id="last-time")
+            resume = gr.Button("Pick up where we left off", visible=False, size="sm")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
@@ -271,7 +299,7 @@ def build_app(coach: Coach) -> Any:
                         value=coach.settings.diagnose, label="Show the managing/leading diagnosis"
                     )
 
-        inputs = [box, chatbot, turns, top_k, show_diagnosis]
+        inputs = [box, chatbot, turns, top_k, show_diagnosis, user_id]
         outputs = [box, chatbot, sources, diagnosis, turns]
         box.submit(respond, inputs, outputs, api_name="chat")
         send.click(respond, inputs, outputs, api_name=False)
@@ -281,27 +309,103 @@ def build_app(coach: Coach) -> Any:
         upload.upload(on_upload, [upload], [upload, upload_status, chosen, documents])
         remove.click(on_remove, [chosen], [upload_status, chosen, documents])
         app.unload(on_unload)
+        app.load(on_load, [stored_id], [stored_id, user_id, last_time, resume])
+        resume.click(pick_up, [user_id], [box])
     return app
 
 
 def launch(coach: Coach | None = None, **kwargs: Any) -> None:
-    """Build and launch the page; binds 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise."""
+    """Build and launch the page; binds 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise.
+
+    ASSISTANT_AUTH (``user:password`` pairs, comma-separated, or the path of a file of them,
+    one a line) turns on Gradio's login. Binding beyond loopback without it prints a warning.
+    GRADIO_DEFAULT_CONCURRENCY_LIMIT sets how many replies are worked on at once (default 4).
+    """
+    import sys
+
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    server_name = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    # Read the logins before the slow start, so a mistake in them fails at once.
+    if kwargs.get("auth") is None and os.environ.get("ASSISTANT_AUTH", "").strip():
+        kwargs["auth"] = read_auth(os.environ["ASSISTANT_AUTH"])
+        kwargs.setdefault("auth_message", "Leadership coach: sign in with the login you were given.")
+    warning = exposure_warning(server_name, kwargs.get("auth"))
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     coach = coach or Coach()
     # Build or sync the index and load the models before the first visitor waits for them.
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
     app = build_app(coach)
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
     import gradio as gr
+
+    from .corpus import MAX_FILE_BYTES
 
     # System fonts: the page must not reach out to a font service (it may have no network).
     fonts = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     theme = gr.themes.Default(font=fonts, font_mono=["ui-monospace", "monospace"])
+    # Gradio refuses bigger uploads before writing them to disk (add_upload would refuse them after).
+    kwargs.setdefault("max_file_size", MAX_FILE_BYTES)
     app.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_name=server_name,
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         css=CSS,
         js=JS,
         theme=theme,
         **kwargs,
+    )
+
+
+def read_auth(value: str) -> list[tuple[str, str]]:
+    """The logins in ASSISTANT_AUTH: ``user:password`` pairs, comma-separated, or a file of them.
+
+    A file has one pair a line; blank lines and lines starting with ``#`` are skipped. The
+    password is everything after the first colon. Raises ValueError naming the entry (never
+    its password) when one is malformed or a user appears twice.
+
+    Example:
+        >>> read_auth("alice:s3cret, bob:pa:ss")
+        [('alice', 's3cret'), ('bob', 'pa:ss')]
+    """
+    path = Path(value.strip()).expanduser()
+    if path.is_file():
+        entries = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        entries = [e for e in entries if e and not e.startswith("#")]
+        where = f"ASSISTANT_AUTH file {path}"
+    else:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        where = "ASSISTANT_AUTH"
+    logins: list[tuple[str, str]] = []
+    for number, entry in enumerate(entries, 1):
+        user, colon, password = entry.partition(":")
+        user = user.strip()
+        if not colon or not user or not password:
+            hint = "" if where != "ASSISTANT_AUTH" or "/" not in value else " (and no file of that name exists)"
+            raise ValueError(f"{where}: entry {number} is not user:password{hint}")
+        if any(user == known for known, _ in logins):
+            raise ValueError(f"{where}: user {user!r} appears twice")
+        logins.append((user, password))
+    if not logins:
+        raise ValueError(f"{where}: no user:password pairs in it")
+    return logins
+
+
+def exposure_warning(server_name: str, auth: object) -> str | None:
+    """A loud warning when the page listens beyond this machine with no login; None otherwise."""
+    import ipaddress
+
+    try:
+        loopback = server_name == "localhost" or ipaddress.ip_address(server_name).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or auth:
+        return None
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"WARNING: the coach listens on {server_name or 'every address'} with NO LOGIN.\n"
+        "Anyone who can reach this machine can use it, read the library and upload documents.\n"
+        "Set ASSISTANT_AUTH=user:password (or the path of a file of them) to require a login,\n"
+        "or set GRADIO_SERVER_NAME=127.0.0.1 to listen on this machine only.\n"
+        f"{bar}"
     )

@@ -167,3 +167,18 @@ def test_usable_on_a_375px_screen(app, page):
     _ask(page, "What is psychological safety?")
     assert "[1]" in page.locator("[data-testid=bot]").first.inner_text()
     page.screenshot(path=ARTIFACTS / "8-narrow.png", full_page=True)
+
+
+def test_last_times_commitments_are_offered_on_return(app, page):
+    url, _ = app
+    _open(page, url)
+    _ask(page, "This week I will let Priya run the stand-up.")
+    assert "Noted your commitment" in page.locator("[data-testid=bot]").first.inner_text()
+    page.reload()  # the same browser comes back
+    page.locator("textarea").first.wait_for(timeout=60_000)
+    banner = page.locator("#last-time")
+    banner.wait_for(timeout=30_000)
+    assert "let Priya run the stand-up" in banner.inner_text()
+    page.get_by_role("button", name="Pick up where we left off").click()
+    page.wait_for_function("() => document.querySelector('textarea').value.includes('Priya')", timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "9-pick-up.png", full_page=True)

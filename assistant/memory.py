@@ -1,0 +1,80 @@
+"""Conversations and commitments that outlast the process, in SQLite in the data dir."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .types import Reply
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    at REAL NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    reply TEXT
+);
+CREATE TABLE IF NOT EXISTS commitments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    at REAL NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session, id);
+CREATE INDEX IF NOT EXISTS commitments_by_session ON commitments (session, id);
+"""
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """Something the person said they will do."""
+
+    text: str
+    at: float
+
+
+class MemoryStore:
+    """Turns and commitments keyed by a session (or user) id."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        db.executescript(_SCHEMA)
+        return db
+
+    def add_turn(self, session: str, role: str, content: str, reply: Reply | None = None) -> None:
+        stored = json.dumps(asdict(reply), ensure_ascii=False) if reply is not None else None
+        with self._lock, self._connect() as db:
+            db.execute(
+                "INSERT INTO turns (session, at, role, content, reply) VALUES (?, ?, ?, ?, ?)",
+                (session, time.time(), role, content, stored),
+            )
+
+    def turns(self, session: str) -> list[dict]:
+        """The turns in order: {"role", "content", "reply"} (reply: the stored Reply as a dict)."""
+        if not self.path.exists():
+            return []
+        with self._lock, self._connect() as db:
+            rows = db.execute("SELECT role, content, reply FROM turns WHERE session = ? ORDER BY id", (session,))
+            return [{"role": r, "content": c, "reply": json.loads(p) if p else None} for r, c, p in rows.fetchall()]
+
+    def add_commitment(self, session: str, text: str) -> None:
+        with self._lock, self._connect() as db:
+            db.execute("INSERT INTO commitments (session, at, text) VALUES (?, ?, ?)", (session, time.time(), text))
+
+    def commitments(self, session: str) -> list[Commitment]:
+        if not self.path.exists():
+            return []
+        with self._lock, self._connect() as db:
+            rows = db.execute("SELECT text, at FROM commitments WHERE session = ? ORDER BY id", (session,))
+            return [Commitment(text, at) for text, at in rows.fetchall()]
