@@ -1,0 +1,327 @@
+"""Load and soak the running app through its chat API: python -m eval.load [--url URL --pid PID]
+
+Without --url it starts ``app.py`` on a free loopback port over a private copy of the data
+dir (ASSISTANT_DATA_DIR, default ./.assistant; the app builds the index when there is none).
+
+1. Reference: one session asks each question once; its replies are what every session must get.
+2. Load: --sessions concurrent sessions (gradio_client, one session each) ask --questions
+   questions each, in a rotated order. Reports p50/p95 latency and errors, and checks for
+   cross-talk: each reply must be the reference reply to the question that session sent, and
+   the turn number in its source links must be that session's own count.
+3. Soak: --asks more questions from --soak-sessions sessions, sampling the app's resident
+   memory (/proc/PID/status VmRSS) every --sample asks.
+
+Every call sends an empty chat history, so a reply depends on the question alone and can be
+checked against the reference; the per-session server state (the turn counter) still grows.
+Loopback only, bounded in count (the options) and time (--max-seconds, --call-timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "eval" / "data"
+_LINK = re.compile(r"\(#source-(\d+)-(\d+)\)")
+
+
+@dataclass
+class Tally:
+    """Latencies and problems, shared by the worker threads."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    crosstalk: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, seconds: float | None, error: str | None = None, crosstalk: str | None = None) -> None:
+        with self.lock:
+            if seconds is not None:
+                self.latencies.append(seconds)
+            if error:
+                self.errors.append(error)
+            if crosstalk:
+                self.crosstalk.append(crosstalk)
+
+
+def load_questions(n: int) -> list[str]:
+    """In-scope questions and situations from eval/data, interleaved (every one gets sources)."""
+    asked = [json.loads(line)["question"] for line in (DATA / "questions.jsonl").open(encoding="utf-8")]
+    told = [json.loads(line)["text"] for line in (DATA / "situations.jsonl").open(encoding="utf-8")]
+    mixed = [q for pair in zip(asked[::7], told[::11]) for q in pair]
+    return mixed[:n]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def started_app(data: Path, startup_timeout: float = 600) -> Iterator[tuple[str, int]]:
+    """``python app.py`` on a free loopback port over ``data``; yields (url, pid)."""
+    port = free_port()
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "GRADIO_SERVER_PORT": str(port)}
+    env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
+    log_path = data / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the app exited early:\n{log_path.read_text()[-3000:]}")
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not listen within {startup_timeout:.0f} s (log: {log_path})")
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}/", proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+def text_of(content: object) -> str:
+    """A chat message's text: Gradio 6 sends it as a string or a list of typed parts."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def normalised(content: object) -> str:
+    """A reply's text with the turn number taken out of its source links."""
+    return _LINK.sub(r"(#source-N-\2)", str(content))
+
+
+class Session:
+    """One browser-like session: its own gradio_client Client and turn count."""
+
+    def __init__(self, url: str, auth: tuple[str, str] | None, timeout: float) -> None:
+        from gradio_client import Client
+
+        self.client = Client(url, auth=auth, verbose=False)
+        self.timeout = timeout
+        self.turns = 0
+
+    def ask(self, question: str) -> tuple[float, str, str]:
+        """(seconds, reply content, sources html) for one message with an empty history."""
+        started = time.perf_counter()
+        job = self.client.submit(question, [], 5, True, api_name="/chat")
+        _, messages, sources, _ = job.result(timeout=self.timeout)
+        seconds = time.perf_counter() - started
+        self.turns += 1
+        if not messages or text_of(messages[0].get("content")) != question:
+            raise AssertionError(f"the chat came back with another message: {str(messages[:1])[:120]}")
+        return seconds, text_of(messages[1]["content"]), sources
+
+
+def check(session: Session, question: str, content: str, sources: str, reference: dict[str, str]) -> str | None:
+    """A description of any cross-talk in one reply; None when it is this session's own."""
+    if normalised(content) != reference[question]:
+        return f"reply to {question[:40]!r} differs from the reference"
+    turns = {int(t) for t, _ in _LINK.findall(content)} | {int(t) for t in re.findall(r'id="source-(\d+)-', sources)}
+    if turns != {session.turns}:
+        return f"turn {session.turns} of a session shows turn(s) {sorted(turns)}"
+    return None
+
+
+def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    deadline = time.monotonic() + args.max_seconds
+    questions = load_questions(args.questions)
+
+    print(f"reference replies for {len(questions)} questions ...", flush=True)
+    first = Session(url, auth, args.call_timeout)
+    reference = {}
+    for question in questions:
+        _, content, _ = first.ask(question)
+        if _LINK.search(content):  # the turn check needs source links in every reply
+            reference[question] = normalised(content)
+        else:
+            print(f"  left out (no sources in its reply): {question[:60]!r}", flush=True)
+    questions = list(reference)
+    rss = [(0, rss_mb(pid))] if pid else []
+
+    print(f"load: {args.sessions} sessions x {len(questions)} questions ...", flush=True)
+    load = Tally()
+
+    def session_run(number: int) -> None:
+        try:
+            session = Session(url, auth, args.call_timeout)
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+            load.add(None, f"session {number}: could not connect: {exc}")
+            return
+        for i in range(len(questions)):
+            if time.monotonic() > deadline:
+                load.add(None, f"session {number}: stopped at the time limit")
+                return
+            question = questions[(number + i) % len(questions)]
+            try:
+                seconds, content, sources = session.ask(question)
+            except Exception as exc:  # noqa: BLE001
+                load.add(None, f"session {number}: {type(exc).__name__}: {exc}"[:300])
+                continue
+            load.add(seconds, crosstalk=check(session, question, content, sources, reference))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(args.sessions) as pool:
+        list(pool.map(session_run, range(args.sessions)))
+    load_seconds = time.monotonic() - started
+
+    print(f"soak: {args.asks} asks from {args.soak_sessions} sessions, RSS every {args.sample} ...", flush=True)
+    soak = Tally()
+    done = 0
+    counter = threading.Lock()
+
+    def soak_run(number: int) -> None:
+        nonlocal done
+        session = Session(url, auth, args.call_timeout)
+        i = 0
+        while time.monotonic() < deadline:
+            with counter:
+                if done >= args.asks:
+                    return
+                done += 1
+                mine = done
+            question = questions[(number + i) % len(questions)]
+            i += 1
+            try:
+                seconds, content, sources = session.ask(question)
+                soak.add(seconds, crosstalk=check(session, question, content, sources, reference))
+            except Exception as exc:  # noqa: BLE001
+                soak.add(None, f"soak {number}: {type(exc).__name__}: {exc}"[:300])
+            if pid and mine % args.sample == 0:
+                rss.append((mine, rss_mb(pid)))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(args.soak_sessions) as pool:
+        list(pool.map(soak_run, range(args.soak_sessions)))
+    soak_seconds = time.monotonic() - started
+
+    return {
+        "url": url,
+        "sessions": args.sessions,
+        "questions_per_session": len(questions),
+        "load_calls": len(load.latencies),
+        "load_seconds": round(load_seconds, 1),
+        "load_p50_ms": round(percentile(load.latencies, 50) * 1000),
+        "load_p95_ms": round(percentile(load.latencies, 95) * 1000),
+        "load_max_ms": round(max(load.latencies, default=float("nan")) * 1000),
+        "load_errors": load.errors,
+        "load_crosstalk": load.crosstalk,
+        "soak_asks": len(soak.latencies),
+        "soak_seconds": round(soak_seconds, 1),
+        "soak_p50_ms": round(percentile(soak.latencies, 50) * 1000),
+        "soak_p95_ms": round(percentile(soak.latencies, 95) * 1000),
+        "soak_errors": soak.errors,
+        "soak_crosstalk": soak.crosstalk,
+        "rss_mb": [(n, round(mb, 1)) for n, mb in rss],
+    }
+
+
+def summary(result: dict) -> str:
+    lines = [
+        "",
+        f"load: {result['sessions']} sessions x {result['questions_per_session']} questions: "
+        f"{result['load_calls']} replies in {result['load_seconds']} s; "
+        f"p50 {result['load_p50_ms']} ms, p95 {result['load_p95_ms']} ms, max {result['load_max_ms']} ms",
+        f"      errors: {len(result['load_errors'])}   cross-talk: {len(result['load_crosstalk'])}",
+        f"soak: {result['soak_asks']} asks in {result['soak_seconds']} s; "
+        f"p50 {result['soak_p50_ms']} ms, p95 {result['soak_p95_ms']} ms; "
+        f"errors: {len(result['soak_errors'])}   cross-talk: {len(result['soak_crosstalk'])}",
+    ]
+    for problem in (result["load_errors"] + result["load_crosstalk"] + result["soak_errors"])[:10]:
+        lines.append(f"  ! {problem}")
+    if result["rss_mb"]:
+        curve = ", ".join(f"{n}:{mb:.0f}" for n, mb in result["rss_mb"])
+        first, last = result["rss_mb"][0][1], result["rss_mb"][-1][1]
+        lines.append(f"app RSS (MB) by asks after the load phase: {curve}")
+        lines.append(f"app RSS: {first:.0f} MB as the soak starts, {last:.0f} MB at its end ({last - first:+.0f} MB)")
+    else:
+        lines.append("app RSS: not measured (pass --pid with --url)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running app (loopback only); default: start one")
+    parser.add_argument("--pid", type=int, help="the app's process id, for its memory curve (with --url)")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="a login, when the app has ASSISTANT_AUTH")
+    parser.add_argument("--data", type=Path, help="data dir to copy for the app it starts (default: the settings')")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--asks", type=int, default=1000, help="soak: asks after the load phase")
+    parser.add_argument("--soak-sessions", type=int, default=4)
+    parser.add_argument("--sample", type=int, default=50, help="soak: sample the app's memory every N asks")
+    parser.add_argument("--max-seconds", type=float, default=1200, help="stop asking after this long")
+    parser.add_argument("--call-timeout", type=float, default=120, help="the longest one reply may take")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= 100 or not 1 <= args.questions <= 20 or not 0 <= args.asks <= 10_000:
+        parser.error("keep it bounded: 1-100 sessions, 1-20 questions, 0-10,000 asks")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    if args.url:
+        host = urlparse(args.url).hostname or ""
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            parser.error("--url must be on this machine (127.0.0.1): this script sends hundreds of requests")
+        result = run(args.url, args.pid, args)
+    else:
+        from assistant import Settings
+
+        source = args.data or Settings.from_env().data_dir
+        with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+            data = Path(tmp) / "data"
+            if (source / "chroma").exists():
+                shutil.copytree(source, data, ignore=shutil.ignore_patterns("uploads", "*.log"))
+            else:
+                print(f"no index in {source}: the app builds one first (minutes)", flush=True)
+                data.mkdir()
+            print("starting the app ...", flush=True)
+            with started_app(data) as (url, pid):
+                result = run(url, pid, args)
+    print(summary(result))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+    problems = result["load_errors"] + result["load_crosstalk"] + result["soak_errors"] + result["soak_crosstalk"]
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

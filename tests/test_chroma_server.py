@@ -1,0 +1,76 @@
+"""The same Coach against a real Chroma server (``chroma run`` on a free loopback port)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import Coach, Settings
+from assistant.corpus import load_corpus
+from eval.scale import chroma_server
+
+pytestmark = pytest.mark.skipif(
+    not Path(sys.executable).with_name("chroma").exists(), reason="the chroma command (chromadb) is not installed"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    with chroma_server(tmp_path_factory.mktemp("chroma-server") / "db", timeout=90) as (url, _):
+        yield url
+
+
+def test_a_coach_indexes_into_and_answers_from_a_chroma_server(server: str, small_corpus: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    coach = Coach(Settings(data_dir=data, corpus_dir=small_corpus, chroma_url=server))
+    first = coach.ingest(progress=False)
+    docs = sorted(d.doc_id for d in load_corpus(small_corpus)[0])
+    assert sorted(first.added) == docs and first.records_written > 0
+    assert not (data / "chroma").exists()  # nothing went to the embedded store
+
+    # A second Coach (as after a restart, or another app process) finds nothing to do.
+    again = Coach(Settings(data_dir=tmp_path / "other", corpus_dir=small_corpus, chroma_url=server))
+    report = again.ingest(progress=False)
+    assert report.records_written == 0 and report.records_deleted == 0 and not report.changed
+    assert sorted(report.unchanged) == docs
+
+    reply = again.ask("What is the GROW model?")
+    assert reply.in_scope and reply.citations and reply.citations[0].doc_id == "grow-model"
+    assert {c.index for c in reply.citations} == set(range(1, len(reply.citations) + 1))
+    assert "[1]" in reply.text
+
+    # A change made through one process is seen by the other's next sync.
+    grow = small_corpus / "grow-model.md"
+    grow.write_text(grow.read_text(encoding="utf-8").replace("four-stage", "four-step"), encoding="utf-8")
+    assert coach.ingest(progress=False).updated == ["grow-model"]
+    assert again.ingest(progress=False).records_written == 0
+    texts = again.index.chunks.get(where={"doc_id": "grow-model"})["documents"]
+    assert any("four-step" in t for t in texts) and not any("four-stage" in t for t in texts)
+
+
+def test_uploads_stay_with_their_owner_on_a_server(server: str, small_corpus: Path, tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=small_corpus, chroma_url=server, collection="uploads")
+    coach = Coach(settings)
+    mine = tmp_path / "rota.txt"
+    mine.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    doc = coach.add_upload(mine, owner="alice")
+    question = "Who decides the rota at Fernbrook Dairy?"
+    assert coach.ask(question, owner="alice").citations[0].doc_id == doc.doc_id
+    assert all(c.doc_id != doc.doc_id for c in coach.ask(question, owner="bob").citations)
+    coach.forget("alice")
+    assert coach.index.chunks.get(where={"owner": "alice"})["ids"] == []
+
+
+def test_an_unreachable_server_is_a_clear_error(tmp_path: Path):
+    from conftest import free_port
+
+    settings = Settings(data_dir=tmp_path, corpus_dir=tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ValueError, match="Could not connect to a Chroma server"):
+        Coach(settings).ingest(progress=False)
+
+
+def test_a_malformed_server_url_is_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="ASSISTANT_CHROMA_URL must look like"):
+        Coach(Settings(data_dir=tmp_path, chroma_url="127.0.0.1:8000")).ingest(progress=False)
