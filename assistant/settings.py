@@ -22,6 +22,7 @@ class Settings:
         corpus_dir: documents to index (Markdown, .txt, .pdf).
         chroma_url: ``http://host:port`` of a Chroma server; None uses the embedded store.
         llm: answer backend name (``extractive`` needs no model).
+        llm_url: base URL of the ``ollama`` or ``openai`` (OpenAI-compatible) server.
         top_k: passages retrieved per answer.
         relevance_floor: cosine similarity the best passage needs for a question to be in
             scope (measured on eval/data: 0.32 refuses every out-of-scope question there).
@@ -38,6 +39,7 @@ class Settings:
     corpus_dir: Path = REPO_CORPUS
     chroma_url: str | None = None
     llm: str = "extractive"
+    llm_url: str | None = None
     top_k: int = 5
     relevance_floor: float = 0.32
     max_question_chars: int = 4000
@@ -65,6 +67,8 @@ class Settings:
             values["chroma_url"] = env["ASSISTANT_CHROMA_URL"]
         if env.get("ASSISTANT_LLM"):
             values["llm"] = env["ASSISTANT_LLM"]
+        if env.get("ASSISTANT_LLM_URL"):
+            values["llm_url"] = env["ASSISTANT_LLM_URL"]
         if env.get("ASSISTANT_TOP_K"):
             try:
                 values["top_k"] = int(env["ASSISTANT_TOP_K"])

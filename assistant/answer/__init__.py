@@ -27,7 +27,30 @@ def _extractive(spec: str, settings: Settings) -> Backend:
     return ExtractiveBackend()
 
 
-BACKENDS: dict[str, Callable[[str, Settings], Backend]] = {"extractive": _extractive}
+def _llamacpp(spec: str, settings: Settings) -> Backend:
+    from .llm import llamacpp
+
+    return llamacpp(spec, settings)
+
+
+def _ollama(spec: str, settings: Settings) -> Backend:
+    from .llm import ollama
+
+    return ollama(spec, settings)
+
+
+def _openai(spec: str, settings: Settings) -> Backend:
+    from .llm import openai
+
+    return openai(spec, settings)
+
+
+BACKENDS: dict[str, Callable[[str, Settings], Backend]] = {
+    "extractive": _extractive,
+    "llamacpp": _llamacpp,
+    "ollama": _ollama,
+    "openai": _openai,
+}
 
 
 def make_backend(settings: Settings) -> Backend:
