@@ -176,7 +176,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
         else:
             print(f"  left out (no sources in its reply): {question[:60]!r}", flush=True)
     questions = list(reference)
-    rss = [(0, rss_mb(pid))] if pid else []
+    rss: list[tuple[int, float]] = []
 
     print(f"load: {args.sessions} sessions x {len(questions)} questions ...", flush=True)
     load = Tally()
@@ -203,6 +203,8 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
     with ThreadPoolExecutor(args.sessions) as pool:
         list(pool.map(session_run, range(args.sessions)))
     load_seconds = time.monotonic() - started
+    if pid:
+        rss.append((0, rss_mb(pid)))
 
     print(f"soak: {args.asks} asks from {args.soak_sessions} sessions, RSS every {args.sample} ...", flush=True)
     soak = Tally()
@@ -271,7 +273,7 @@ def summary(result: dict) -> str:
     if result["rss_mb"]:
         curve = ", ".join(f"{n}:{mb:.0f}" for n, mb in result["rss_mb"])
         first, last = result["rss_mb"][0][1], result["rss_mb"][-1][1]
-        lines.append(f"app RSS (MB) by asks after the load phase: {curve}")
+        lines.append(f"app RSS (MB) after n soak asks: {curve}")
         lines.append(f"app RSS: {first:.0f} MB as the soak starts, {last:.0f} MB at its end ({last - first:+.0f} MB)")
     else:
         lines.append("app RSS: not measured (pass --pid with --url)")
