@@ -126,7 +126,9 @@ def coach_history(messages: list[Any]) -> list[dict]:
         m = m if isinstance(m, dict) else {"role": m.role, "content": m.content, "metadata": m.metadata}
         if (m.get("metadata") or {}).get("title") or not isinstance(m.get("content"), str):
             continue
-        turns.append({"role": m["role"], "content": re.sub(r"\]\(#source-[\d-]+\)", "]", m["content"])})
+        # The chat shows the text escaped, with each [n] a link.
+        text = html.unescape(re.sub(r"\[(\[\d+\])\]\(#source-[\d-]+\)", r"\1", m["content"]))
+        turns.append({"role": m["role"], "content": text})
     return turns
 
 
@@ -163,7 +165,9 @@ def build_app(coach: Coach) -> Any:
             return
         history = coach_history(messages)
         turn = len(turns) + 1
-        messages.append(gr.ChatMessage(role="user", content=message))
+        # The Chatbot renders Markdown with HTML in it: the message and the reply (which quotes
+        # documents and the message) go in escaped, so markup shows as text.
+        messages.append(gr.ChatMessage(role="user", content=html.escape(message, quote=False)))
         answer = gr.ChatMessage(role="assistant", content="")
         messages.append(answer)
         reply: Reply | None = None
@@ -171,7 +175,7 @@ def build_app(coach: Coach) -> Any:
             message, history=history, owner=request.session_hash or "", top_k=int(top_k), diagnose=show_diagnosis
         )
         for reply in stream:
-            answer.content = linked(reply.text, turn)
+            answer.content = linked(html.escape(reply.text, quote=False), turn)
             yield ("", messages, *keep, turns)
         assert reply is not None
         if reply.citations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import random
 import shutil
@@ -23,7 +24,7 @@ from assistant.coach import OUT_OF_SCOPE
 from assistant.corpus import load_corpus, load_document
 from assistant.index import Index, version_hash
 from assistant.retrieval import HybridRetriever
-from assistant.ui import diagnosis_html, exposure_warning, read_auth, sources_html
+from assistant.ui import coach_history, diagnosis_html, exposure_warning, read_auth, sources_html
 
 # A library document written by someone hostile: markup, script and an instruction to the model.
 HOSTILE = """---
@@ -109,6 +110,18 @@ def test_markup_in_a_message_is_shown_as_text(hardened: Coach):
     assert reply.diagnosis is not None
     shown = diagnosis_html(reply.diagnosis) + sources_html(reply.citations, 1)
     assert "<script" not in shown and "<b " not in shown and "onmouseover=\"" not in shown
+
+
+def test_the_coach_reads_back_the_message_the_chat_shows_escaped():
+    typed = "Is <b>5 < 6</b> & the rota mine? [2]"
+    shown = [
+        {"role": "user", "content": html.escape(typed, quote=False)},
+        {"role": "assistant", "content": "It is yours [[1]](#source-1-1)."},
+    ]
+    assert coach_history(shown) == [
+        {"role": "user", "content": typed},
+        {"role": "assistant", "content": "It is yours [1]."},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -391,6 +404,18 @@ def test_the_app_asks_for_a_login_when_auth_is_set(guarded_app: str):
     assert "[1]" in str(messages[1]["content"]) and 'id="source-1-1"' in sources
 
 
+def test_the_page_stops_an_upload_over_20_mb_at_the_door(guarded_app: str):
+    import httpx
+
+    with httpx.Client(base_url=guarded_app, timeout=120) as http:
+        assert http.post("gradio_api/upload", files={"files": ("a.txt", b"hello")}).status_code == 401
+        assert http.post("login", data={"username": "coach", "password": "letmein"}).status_code == 200
+        small = http.post("gradio_api/upload", files={"files": ("a.txt", b"hello")})
+        assert small.status_code == 200, small.text
+        big = http.post("gradio_api/upload", files={"files": ("big.txt", b"x" * (20 * 1024 * 1024 + 1))})
+        assert big.status_code == 413 and "File size exceeded" in big.text
+
+
 XSS_MESSAGE = (
     "<img src=x onerror=\"window.__pwned='message'; alert('message')\"> "
     f"{FERNBROOK} <script>window.__pwned = 'message script'</script>"
@@ -402,7 +427,6 @@ def browser_type_launch_args():
     """Debian's Chromium, as in test_browser.py (Playwright never downloads a browser)."""
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     return {"executable_path": CHROMIUM, "args": [*args, "--disable-component-update", "--no-first-run"]}
-
 
 
 @pytest.mark.browser
@@ -427,6 +451,7 @@ def test_markup_in_messages_and_documents_never_runs_in_the_page(guarded_app: st
         if turn == 1:
             reply = page.locator("[data-testid=bot]").first.inner_text()
             assert "Fernbrook Dairy the night shift plans its own rota" in reply
+            assert "<img src=x" in page.locator("[data-testid=user]").first.inner_text()  # shown as text
             card = page.locator("#source-1-1")
             card.evaluate("card => card.open = true")
             assert "<script>" in card.inner_text()  # the document's title, shown as text
@@ -436,14 +461,10 @@ def test_markup_in_messages_and_documents_never_runs_in_the_page(guarded_app: st
     assert page.locator("[data-testid=user] *, [data-testid=bot] *").evaluate_all(handlers) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui.respond hands the message and the reply (which quotes documents) to the Chatbot as Markdown "
-    "with their HTML as-is: Gradio strips scripts and handlers, but renders <img>, <b> and the like",
-)
 def test_markup_in_the_chat_is_escaped_before_gradio_renders_it(guarded_app: str):
     from gradio_client import Client
 
     client = Client(guarded_app, auth=("coach", "letmein"), verbose=False)
     _, messages, _, _ = client.predict(XSS_MESSAGE, [], 5, False, api_name="/chat")
     assert all("<img" not in str(m["content"]) for m in messages)
+    assert "&lt;img src=x" in str(messages[0]["content"])  # shown, as text
