@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -146,6 +147,34 @@ def test_a_model_error_falls_back_and_names_the_server(coach):
     )
     assert is_fallback(reply) and "could not reach the ollama server at http://127.0.0.1:9" in reply.text
     assert_cited(reply)
+
+
+def test_a_serial_backend_answers_one_user_at_a_time(coach):
+    """An in-process llama.cpp model is not thread-safe: two users at once take turns."""
+
+    class Counting:
+        active = most = 0
+
+        def stream(self, messages: object) -> Iterator[object]:
+            Counting.active += 1
+            Counting.most = max(Counting.most, Counting.active)
+            time.sleep(0.2)  # long enough for the other thread to arrive
+            yield AIMessage("Hello")
+            Counting.active -= 1
+
+    def answer_twice(serial: bool) -> int:
+        Counting.most = 0
+        backend = LLMBackend(Counting(), "a counting model", embedder=coach.embedder, serial=serial)
+        context = context_for(coach)
+        threads = [threading.Thread(target=lambda: list(backend.stream(context))) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        return Counting.most
+
+    assert answer_twice(serial=False) == 2  # the check can see an overlap
+    assert answer_twice(serial=True) == 1
 
 
 def test_out_of_scope_never_calls_the_model(llm_coach):

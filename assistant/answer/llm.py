@@ -6,9 +6,11 @@ Scope is decided before (the Coach never calls a backend below the relevance flo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +58,7 @@ class LLMBackend:
         name: the ASSISTANT_LLM value this backend was built from.
         embedder: scores support; its own lazily loaded MiniLM when not given.
         threshold: cosine a claim needs with a passage to stand.
+        serial: one answer at a time (an in-process llama.cpp model is not thread-safe).
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class LLMBackend:
         name: str = "llm",
         embedder: Embedder | None = None,
         threshold: float = SUPPORTED,
+        serial: bool = False,
     ) -> None:
         self.model = model
+        self._lock = threading.Lock() if serial else contextlib.nullcontext()
         self.server = server
         self.name = name
         self.embedder = embedder or Embedder()
@@ -81,11 +86,12 @@ class LLMBackend:
         passages = numbered(context)
         text = ""
         try:
-            for chunk in self.model.stream(messages(context, passages)):
-                piece = chunk.content if isinstance(chunk.content, str) else ""
-                if piece:
-                    text += piece
-                    yield Reply(text, [], True, diagnosis=context.diagnosis, query=context.query, partial=True)
+            with self._lock:
+                for chunk in self.model.stream(messages(context, passages)):
+                    piece = chunk.content if isinstance(chunk.content, str) else ""
+                    if piece:
+                        text += piece
+                        yield Reply(text, [], True, diagnosis=context.diagnosis, query=context.query, partial=True)
         except Exception as exc:  # any model failure: the library still answers
             error = describe(exc, self.server)
             log.warning("%s", error)
@@ -217,7 +223,7 @@ def llamacpp(argument: str, settings: Settings) -> LLMBackend:
         stop=["<|im_end|>", "<|endoftext|>"],  # in the constructor: invoke(stop=...) is dropped when streaming
         verbose=False,
     )
-    return LLMBackend(model, f"the llama.cpp model {Path(path).name}", name=settings.llm)
+    return LLMBackend(model, f"the llama.cpp model {Path(path).name}", name=settings.llm, serial=True)
 
 
 def ollama(argument: str, settings: Settings) -> LLMBackend:
