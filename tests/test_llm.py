@@ -99,6 +99,15 @@ def test_a_claim_moves_to_the_passage_that_supports_it(coach):
     assert checked.recited == 1 and checked.citations[0].chunk_id == passages[1].chunk.chunk_id
 
 
+def test_a_claim_said_twice_stands_once(coach):
+    context = context_for(coach)
+    first, second = first_sentence(context, 1), first_sentence(context, 2)
+    text = f"{first} [1] {second} [2]\n{first} [1] {second.upper()} [2]\nWhat will you try?"
+    checked = check(text, context, numbered(context), coach.embedder.embed)
+    assert checked.repeated == 2 and checked.supported == 2
+    assert checked.text.count(first) == 1 and checked.text.endswith("What will you try?")
+
+
 def test_questions_and_no_cover_statements_need_no_citation(coach):
     context = context_for(coach)
     text = "The passages do not cover pricing. [3]\nWhat would you ask your team?"

@@ -48,6 +48,7 @@ class Checked:
     unsupported: list[str] = field(default_factory=list)
     invalid_markers: list[int] = field(default_factory=list)
     recited: int = 0
+    repeated: int = 0
 
 
 def numbered(context: Context, limit: int = MAX_PASSAGES) -> list[Passage]:
@@ -127,7 +128,8 @@ def check(text: str, context: Context, passages: list[Passage], embed: Embed, th
     Returns the text with only supported claims, each followed by the markers of the passages
     that support it, renumbered [1]..[k] in order of first use, and their citations. A
     "the passages do not cover that" stays; of the questions only a closing one that does
-    not repeat the person's stays; headings and lead-ins go.
+    not repeat the person's stays; headings, lead-ins and a claim said a second time (small
+    models loop) go.
     """
     lines: list[tuple[str, list[str]]] = []
     for raw in text.strip().splitlines():
@@ -147,7 +149,8 @@ def check(text: str, context: Context, passages: list[Passage], embed: Embed, th
 
     invalid: list[int] = []
     unsupported: list[str] = []
-    recited = supported = 0
+    recited = supported = repeated = 0
+    said: set[str] = set()
     number: dict[int, int] = {}  # passage position -> new marker
     quote: dict[int, Sentence | None] = {}
     out_lines = []
@@ -162,6 +165,10 @@ def check(text: str, context: Context, passages: list[Passage], embed: Embed, th
                 kept.append(claims[i])
             if kinds[i] != "claim":
                 continue
+            if _words(claims[i]) in said:
+                repeated += 1
+                continue
+            said.add(_words(claims[i]))
             r = row[i]
             backing = [j for j in range(len(passages)) if support[r, j] >= threshold]
             use = [j for j in dict.fromkeys(n - 1 for n in cited if 1 <= n <= len(passages)) if j in backing]
@@ -188,4 +195,5 @@ def check(text: str, context: Context, passages: list[Passage], embed: Embed, th
         unsupported=unsupported,
         invalid_markers=invalid,
         recited=recited,
+        repeated=repeated,
     )
