@@ -11,6 +11,9 @@ dir (ASSISTANT_DATA_DIR, default ./.assistant; the app builds the index when the
 3. Soak: --asks more questions from --soak-sessions sessions, sampling the app's resident
    memory (/proc/PID/status VmRSS) every --sample asks.
 
+With --coach-only, only the soak runs, on a Coach in this process (no app, no chat state): what
+the answering itself does to memory.
+
 Every call sends an empty chat history, so a reply depends on the question alone and can be
 checked against the reference; the per-session server state (the turn counter) still grows.
 Loopback only, bounded in count (the options) and time (--max-seconds, --call-timeout).
@@ -280,6 +283,36 @@ def summary(result: dict) -> str:
     return "\n".join(lines)
 
 
+def coach_soak(args: argparse.Namespace) -> int:
+    """--asks questions on a Coach in this process, printing its RSS every --sample asks."""
+    from assistant import Coach, Settings
+
+    settings = Settings.from_env()
+    coach = Coach(Settings(data_dir=args.data, corpus_dir=settings.corpus_dir) if args.data else settings)
+    questions = load_questions(args.questions)
+    coach.ask(questions[0])  # loads the index and the model
+    curve, latencies, started = {0: rss_mb(os.getpid())}, [], time.monotonic()
+    for n in range(1, args.asks + 1):
+        t = time.perf_counter()
+        reply = coach.ask(questions[n % len(questions)])
+        latencies.append(time.perf_counter() - t)
+        if not reply.citations:
+            print(f"ask {n}: no citations for {questions[n % len(questions)][:60]!r}", flush=True)
+            return 1
+        if n % args.sample == 0:
+            curve[n] = rss_mb(os.getpid())
+        if time.monotonic() - started > args.max_seconds:
+            break
+    print(
+        f"coach only: {len(latencies)} asks; p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(latencies, 95) * 1000:.0f} ms"
+    )
+    print("RSS (MB) after n asks: " + ", ".join(f"{n}:{mb:.0f}" for n, mb in curve.items()))
+    first, last = curve[min(curve)], curve[max(curve)]
+    print(f"RSS: {first:.0f} MB after the first answer, {last:.0f} MB at the end ({last - first:+.0f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running app (loopback only); default: start one")
@@ -294,10 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=1200, help="stop asking after this long")
     parser.add_argument("--call-timeout", type=float, default=120, help="the longest one reply may take")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--coach-only", action="store_true", help="soak a Coach in this process instead")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 100 or not 1 <= args.questions <= 20 or not 0 <= args.asks <= 10_000:
         parser.error("keep it bounded: 1-100 sessions, 1-20 questions, 0-10,000 asks")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.coach_only:
+        return coach_soak(args)
 
     if args.url:
         host = urlparse(args.url).hostname or ""
