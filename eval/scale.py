@@ -5,14 +5,14 @@ times dense queries, the hybrid retriever and the sync scan, and reports memory,
 embedded store and for a Chroma server (``chroma run``, started here on 127.0.0.1).
 
 Synthetic, on purpose: embedding 100,000 texts with MiniLM on two cores would take most of an
-hour per store, so the vectors are written directly, and the embedding rate is measured apart, on
-the real corpus chunks the synthetic ones are drawn around (the report shows both, and the rate
-of the whole pipeline that follows from them). Each is a real corpus chunk's embedding plus Gaussian noise,
-renormalised (cosine about 0.8 to its source), so the collection has the cluster structure of
-real text rather than uniform noise; its text is that chunk's text with a variant number, and
-its metadata is what ``Index.sync`` writes. Queries are real questions from eval/data, embedded
-with the real model (not timed). About 1% of the chunks belong to uploads, so the owner filter
-that every real query carries has something to exclude.
+hour per store, so the vectors are written directly, and the embedding rate is measured apart,
+on the real corpus chunks the synthetic ones are drawn around (the report shows both, and the
+rate of the whole pipeline that follows from them). Each vector is a real chunk's embedding
+plus Gaussian noise, renormalised (cosine about 0.8 to its source), so the collection has the
+cluster structure of real text rather than uniform noise; its text is that chunk's text with a
+variant number, and its metadata is what ``Index.sync`` writes. Queries are real questions from
+eval/data, embedded with the real model (not timed). About 1% of the chunks belong to uploads,
+so the owner filter that every real query carries has something to exclude.
 
 Every phase is bounded: writing stops at --max-seconds and the report says how far it got.
 """
