@@ -288,3 +288,29 @@ def test_llamacpp_backend_in_process(llm_coach, smollm2, tmp_path):
     backend.embedder = llm_coach.embedder
     llm_coach.backend = backend
     answer_checks(list(llm_coach.stream("How should I give feedback to someone who missed a deadline?")))
+
+
+# ---- the Qwen model joined from its PyPI parts ----------------------------------------------
+def test_qwen_parts_are_joined_in_order_and_checked(tmp_path, monkeypatch):
+    import hashlib
+
+    from assistant.answer import models
+
+    parts = []
+    for i, content in enumerate([b"GGUF-first-", b"second-", b"third"], 1):
+        parts.append(tmp_path / f"part{i:02d}.bin")
+        parts[-1].write_bytes(content)
+    joined = b"GGUF-first-second-third"
+    monkeypatch.setattr(models, "qwen_parts", lambda: parts)
+    monkeypatch.setattr(models, "QWEN_SIZE", len(joined))
+
+    monkeypatch.setattr(models, "QWEN_SHA256", "0" * 64)  # parts that do not make the pinned file
+    with pytest.raises(ValueError, match="expected 0000"):
+        models.qwen_path(tmp_path / "data")
+    assert list((tmp_path / "data" / "models").iterdir()) == []  # nothing half-joined is left
+
+    monkeypatch.setattr(models, "QWEN_SHA256", hashlib.sha256(joined).hexdigest())
+    path = models.resolve("qwen2.5-coder-1.5b", tmp_path / "data")
+    assert path.read_bytes() == joined
+    parts[0].write_bytes(b"changed")  # once verified, the joined file is used as it is
+    assert models.qwen_path(tmp_path / "data") == path and path.read_bytes() == joined
