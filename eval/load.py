@@ -27,18 +27,16 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from .serve import rss_mb, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "eval" / "data"
@@ -72,52 +70,9 @@ def load_questions(n: int) -> list[str]:
     return mixed[:n]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def started_app(data: Path, startup_timeout: float = 600) -> Iterator[tuple[str, int]]:
-    """``python app.py`` on a free loopback port over ``data``; yields (url, pid)."""
-    port = free_port()
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "GRADIO_SERVER_PORT": str(port)}
-    env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
-    log_path = data / "app.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the app exited early:\n{log_path.read_text()[-3000:]}")
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not listen within {startup_timeout:.0f} s (log: {log_path})")
-                time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}/", proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
 
 
 def text_of(content: object) -> str:
@@ -352,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"no index in {source}: the app builds one first (minutes)", flush=True)
                 data.mkdir()
             print("starting the app ...", flush=True)
-            with started_app(data) as (url, pid):
-                result = run(url, pid, args)
+            with running_app(data, timeout=600) as (url, proc):
+                result = run(url, proc.pid, args)
     print(summary(result))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .serve import free_port, process, rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "eval" / "data"
 PER_DOC = 20  # chunks per synthetic document
 UPLOAD_SHARE = 100  # one chunk in this many belongs to someone's upload
 NOISE = 0.75  # norm of the noise added to a real embedding before renormalising
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -54,43 +49,20 @@ def chroma_server(path: Path, timeout: float = 90) -> Iterator[tuple[str, subpro
     Waits for /api/v2/heartbeat at most ``timeout`` seconds; stops the server on exit.
     """
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     chroma = Path(sys.executable).with_name("chroma")
     command = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     path.mkdir(parents=True, exist_ok=True)
-    log = open(path.parent / f"chroma-{port}.log", "w")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {proc.returncode}: see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not answer {url}/api/v2/heartbeat within {timeout:.0f} s")
-            time.sleep(0.25)
-        yield url, proc
-    finally:
-        proc.terminate()
+
+    def ready() -> bool:
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        log.close()
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
-
-def rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
-    """Resident memory of a process in MB (VmHWM for its peak), from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    with process(command, path.parent / f"chroma-{port}.log", ready, timeout, "chroma run") as proc:
+        yield url, proc
 
 
 def percentile(values: list[float], q: float) -> float:

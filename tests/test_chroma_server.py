@@ -64,7 +64,7 @@ def test_uploads_stay_with_their_owner_on_a_server(server: str, small_corpus: Pa
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path):
-    from conftest import free_port
+    from eval.serve import free_port
 
     settings = Settings(data_dir=tmp_path, corpus_dir=tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ValueError, match="Could not connect to a Chroma server"):

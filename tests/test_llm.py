@@ -7,7 +7,6 @@ runs this file with it.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
@@ -26,6 +24,7 @@ from assistant.answer import make_backend
 from assistant.answer.checks import check, numbered
 from assistant.answer.context import Context, Slot, markers
 from assistant.answer.llm import LLMBackend, is_fallback, prompt
+from eval.serve import free_port, process
 
 QUESTION = "What is the GROW model?"
 
@@ -234,33 +233,20 @@ def llama_server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """``python -m llama_cpp.server`` with SmolLM2 on a free loopback port; yields its /v1 URL."""
     pytest.importorskip("llama_cpp.server")
     port = free_port()
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    url = f"http://127.0.0.1:{port}/v1"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--n_threads", "2", "--n_ctx", "2048", "--model_alias", "smollm2"]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    def ready() -> bool:
         try:
-            url = f"http://127.0.0.1:{port}/v1"
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"llama_cpp.server exited early:\n{log_path.read_text()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                        if json.load(response)["data"]:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("llama_cpp.server did not answer in 120 s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                return bool(json.load(response)["data"])
+        except OSError:
+            return False
+
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    with process(command, log_path, ready, 120, "python -m llama_cpp.server"):
+        yield url
 
 
 def answer_checks(replies: list[Reply]) -> None:
