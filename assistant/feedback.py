@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import TextIO
 
+from .store import SQLiteStore
 from .types import Reply
 
 _SCHEMA = """
@@ -26,22 +24,14 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
-class FeedbackStore:
+class FeedbackStore(SQLiteStore):
     """Append-only feedback records; safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute(_SCHEMA)
-        return db
+    SCHEMA = _SCHEMA
 
     def add(self, question: str, reply: Reply, liked: bool, session: str = "") -> None:
         citations = json.dumps([asdict(c) for c in reply.citations], ensure_ascii=False)
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             db.execute(
                 "INSERT INTO feedback (at, session, rating, question, reply, citations) VALUES (?, ?, ?, ?, ?, ?)",
                 (time.time(), session, 1 if liked else -1, question, reply.text, citations),
@@ -50,7 +40,7 @@ class FeedbackStore:
     def records(self) -> Iterator[dict]:
         if not self.path.exists():
             return
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             rows = db.execute(
                 "SELECT at, session, rating, question, reply, citations FROM feedback ORDER BY id"
             ).fetchall()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from .store import SQLiteStore
 from .types import Reply
 
 _SCHEMA = """
@@ -39,22 +37,14 @@ class Commitment:
     at: float
 
 
-class MemoryStore:
+class MemoryStore(SQLiteStore):
     """Turns and commitments keyed by a session (or user) id."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        db.executescript(_SCHEMA)
-        return db
+    SCHEMA = _SCHEMA
 
     def add_turn(self, session: str, role: str, content: str, reply: Reply | None = None) -> None:
         stored = json.dumps(asdict(reply), ensure_ascii=False) if reply is not None else None
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             db.execute(
                 "INSERT INTO turns (session, at, role, content, reply) VALUES (?, ?, ?, ?, ?)",
                 (session, time.time(), role, content, stored),
@@ -64,17 +54,17 @@ class MemoryStore:
         """The turns in order: {"role", "content", "reply"} (reply: the stored Reply as a dict)."""
         if not self.path.exists():
             return []
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             rows = db.execute("SELECT role, content, reply FROM turns WHERE session = ? ORDER BY id", (session,))
             return [{"role": r, "content": c, "reply": json.loads(p) if p else None} for r, c, p in rows.fetchall()]
 
     def add_commitment(self, session: str, text: str) -> None:
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             db.execute("INSERT INTO commitments (session, at, text) VALUES (?, ?, ?)", (session, time.time(), text))
 
     def commitments(self, session: str) -> list[Commitment]:
         if not self.path.exists():
             return []
-        with self._lock, self._connect() as db:
+        with self._db() as db:
             rows = db.execute("SELECT text, at FROM commitments WHERE session = ? ORDER BY id", (session,))
             return [Commitment(text, at) for text, at in rows.fetchall()]

@@ -1,0 +1,32 @@
+"""A SQLite file in the data dir, shared by threads: the base of the feedback and memory stores."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class SQLiteStore:
+    """One SQLite file whose ``SCHEMA`` (CREATE ... IF NOT EXISTS statements) is made on first use."""
+
+    SCHEMA = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection, one thread at a time; committed when the block ends well, then closed."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                db.executescript(self.SCHEMA)
+                with db:
+                    yield db
+            finally:
+                db.close()
