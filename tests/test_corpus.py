@@ -3,32 +3,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, SOURCE
+from conftest import CORPUS, SOURCE, pdf_bytes
 
 from assistant.corpus import CorpusError, load_corpus, load_document
-
-
-def _pdf(text: str) -> bytes:
-    """A minimal one-page PDF with ``text`` in Helvetica."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
 
 # sha256 of the source document's non-blank lines joined by newlines: the check stands on a
 # machine without ../shared/source, and a changed source shows up where it is present.
@@ -59,7 +36,7 @@ def test_markdown_front_matter_gives_id_and_title():
 
 def test_txt_and_pdf_load(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("Delegation grows people.\nIt takes patience.", encoding="utf-8")
-    (tmp_path / "memo.pdf").write_bytes(_pdf("Trust your team to decide."))
+    (tmp_path / "memo.pdf").write_bytes(pdf_bytes("Trust your team to decide."))
     docs, problems = load_corpus(tmp_path)
     assert problems == []
     by_id = {d.doc_id: d for d in docs}
@@ -71,7 +48,7 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path: Path, caplog
     (tmp_path / "good.md").write_text("# Good\n\nListening is part of leading.", encoding="utf-8")
     (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 leadership".encode("latin-1"))
-    (tmp_path / "broken.pdf").write_bytes(_pdf("Cut off")[:60])
+    (tmp_path / "broken.pdf").write_bytes(pdf_bytes("Cut off")[:60])
     (tmp_path / "bad-yaml.md").write_text("---\nid: [unclosed\n---\nText here.", encoding="utf-8")
     (tmp_path / "README.md").write_text("# not a document", encoding="utf-8")
     docs, problems = load_corpus(tmp_path)

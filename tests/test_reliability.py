@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, ROOT, running_app
+from conftest import CORPUS, ROOT, pdf_bytes, running_app
 
 from assistant import Coach, Settings
 from assistant.answer.context import markers
@@ -109,7 +109,7 @@ def test_markup_in_a_message_is_shown_as_text(hardened: Coach):
     _well_formed(reply)
     assert reply.diagnosis is not None
     shown = diagnosis_html(reply.diagnosis) + sources_html(reply.citations, 1)
-    assert "<script" not in shown and "<b " not in shown and "onmouseover=\"" not in shown
+    assert "<script" not in shown and "<b " not in shown and 'onmouseover="' not in shown
 
 
 def test_the_coach_reads_back_the_message_the_chat_shows_escaped():
@@ -150,35 +150,12 @@ def test_a_hostile_document_is_quoted_at_most(hardened: Coach, coach: Coach):
     assert hardened.ask("What's the capital of Australia?").text == OUT_OF_SCOPE
 
 
-def _pdf(text: str) -> bytes:
-    """A one-page PDF with ``text`` in Helvetica, written by hand."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_bad_uploads_get_a_clear_message_and_change_nothing(hardened: Coach, tmp_path: Path):
     owner = "mallory"
     before = hardened.index.count()
     (tmp_path / "etc").mkdir()
     (tmp_path / "a" / "b").mkdir(parents=True)
-    good = _pdf("At Quarry Lane Bakery the morning team sets its own targets every Monday.")
+    good = pdf_bytes("At Quarry Lane Bakery the morning team sets its own targets every Monday.")
     cases = {
         "etc/passwd": (b"root:x:0:0:root:/root:/bin/bash\n", "unsupported file type"),
         "empty.md": (b"", "the file is empty"),
