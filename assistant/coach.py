@@ -9,6 +9,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -199,9 +200,15 @@ class Coach:
         Example:
             >>> Coach().session("sam").ask("This week I will let Priya run the stand-up.")
         """
-        return Session(self, session_id, MemoryStore(self.settings.data_dir / "memory.sqlite3"))
+        return Session(self, session_id, self.memory)
 
-    @property
+    # One store of each per Coach, so that their locks are shared by every thread using it.
+    @cached_property
+    def memory(self) -> MemoryStore:
+        """Every session's turns and commitments, stored in the data dir."""
+        return MemoryStore(self.settings.data_dir / "memory.sqlite3")
+
+    @cached_property
     def feedback(self) -> FeedbackStore:
         """Thumbs up or down on replies, stored in the data dir."""
         return FeedbackStore(self.settings.data_dir / "feedback.sqlite3")
