@@ -394,15 +394,19 @@ def read_auth(value: str) -> list[tuple[str, str]]:
     return logins
 
 
-def exposure_warning(server_name: str, auth: object) -> str | None:
-    """A loud warning when the page listens beyond this machine with no login; None otherwise."""
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
     import ipaddress
 
     try:
-        loopback = server_name == "localhost" or ipaddress.ip_address(server_name).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if loopback or auth:
+        return False
+
+
+def exposure_warning(server_name: str, auth: object) -> str | None:
+    """A loud warning when the page listens beyond this machine with no login; None otherwise."""
+    if is_loopback(server_name) or auth:
         return None
     bar = "!" * 78
     return (

@@ -22,7 +22,6 @@ Loopback only, bounded in count (the options) and time (--max-seconds, --call-ti
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import re
@@ -291,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         return coach_soak(args)
 
     if args.url:
-        host = urlparse(args.url).hostname or ""
-        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        from assistant.ui import is_loopback
+
+        if not is_loopback(urlparse(args.url).hostname or ""):
             parser.error("--url must be on this machine (127.0.0.1): this script sends hundreds of requests")
         result = run(args.url, args.pid, args)
     else:
