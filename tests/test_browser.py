@@ -54,6 +54,12 @@ def _ask(page, text: str) -> None:
     page.wait_for_timeout(500)
 
 
+def _last_reply(page) -> str:
+    """The newest reply's text (not the sources box that may follow it)."""
+    texts = page.locator("[data-testid=bot]").all_inner_texts()
+    return next(t for t in reversed(texts) if not t.strip().startswith("Sources ("))
+
+
 def _open(page, url: str, width: int = 1280):
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(url)
@@ -182,3 +188,51 @@ def test_last_times_commitments_are_offered_on_return(app, page):
     page.get_by_role("button", name="Pick up where we left off").click()
     page.wait_for_function("() => document.querySelector('textarea').value.includes('Priya')", timeout=15_000)
     page.screenshot(path=ARTIFACTS / "9-pick-up.png", full_page=True)
+
+
+def test_a_follow_up_and_a_commitment_are_read_against_the_conversation(app, page):
+    url, _ = app
+    _open(page, url)
+    _ask(page, "I spent my week approving expenses and checking timesheets. Am I managing or leading?")
+    _ask(page, "What could I do instead?")
+    follow_up = _last_reply(page)
+    assert "couldn't find anything" not in follow_up
+    assert "[1]" in follow_up
+    page.screenshot(path=ARTIFACTS / "10-follow-up.png", full_page=True)
+    _ask(page, "This week I will let Priya approve the small expenses.")
+    last = _last_reply(page)
+    assert "Priya" in last or "commitment" in last.lower()
+    page.screenshot(path=ARTIFACTS / "11-commitment.png", full_page=True)
+
+
+def test_export_holds_every_turn_and_early_markers_still_open(app, page):
+    url, _ = app
+    _open(page, url)
+    questions = ["What do managers focus on?", "How does the GROW model work?", "What is psychological safety?"]
+    for question in questions:
+        _ask(page, question)
+    with page.expect_download(timeout=30_000) as download:
+        page.locator("#export").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert all(question in text for question in questions)
+    # A marker of the first reply opens the first reply's passage, though two replies came after.
+    page.locator("[data-testid=bot] a[href='#source-1-1']").first.click()
+    card = page.locator("#source-1-1")
+    assert card.get_attribute("open") is not None and card.is_visible()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_screenshots_of_a_diagnosis_and_an_open_source(app, page, width):
+    url, _ = app
+    _open(page, url, width=width)
+    _ask(page, "I rewrite every report my team sends me before it goes to the director.")
+    page.get_by_role("tab", name="Diagnosis").click()
+    panel = page.locator("#diagnosis-panel")
+    panel.scroll_into_view_if_needed()
+    label = panel.locator(".shares")
+    assert label.bounding_box()["width"] <= width
+    page.screenshot(path=ARTIFACTS / f"12-diagnosis-{width}.png", full_page=True)
+    page.locator("[data-testid=bot] a[href='#source-1-1']").first.click()
+    page.locator("#source-1-1").scroll_into_view_if_needed()
+    assert page.locator("#source-1-1").is_visible()
+    page.screenshot(path=ARTIFACTS / f"13-source-{width}.png", full_page=True)

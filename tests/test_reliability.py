@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 import random
 import shutil
@@ -24,7 +23,7 @@ from assistant.coach import OUT_OF_SCOPE
 from assistant.corpus import load_corpus, load_document
 from assistant.index import Index, version_hash
 from assistant.retrieval import HybridRetriever
-from assistant.ui import coach_history, diagnosis_html, exposure_warning, read_auth, sources_html
+from assistant.ui import diagnosis_html, exposure_warning, read_auth, sources_html
 
 # A library document written by someone hostile: markup, script and an instruction to the model.
 HOSTILE = """---
@@ -110,18 +109,6 @@ def test_markup_in_a_message_is_shown_as_text(hardened: Coach):
     assert reply.diagnosis is not None
     shown = diagnosis_html(reply.diagnosis) + sources_html(reply.citations, 1)
     assert "<script" not in shown and "<b " not in shown and 'onmouseover="' not in shown
-
-
-def test_the_coach_reads_back_the_message_the_chat_shows_escaped():
-    typed = "Is <b>5 < 6</b> & the rota mine? [2]"
-    shown = [
-        {"role": "user", "content": html.escape(typed, quote=False)},
-        {"role": "assistant", "content": "It is yours [[1]](#source-1-1)."},
-    ]
-    assert coach_history(shown) == [
-        {"role": "user", "content": typed},
-        {"role": "assistant", "content": "It is yours [1]."},
-    ]
 
 
 @pytest.mark.parametrize(

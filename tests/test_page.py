@@ -1,0 +1,68 @@
+"""The page's handlers, fed the shapes Gradio 6 hands them (no browser)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.ui.page import export_file, on_like, respond
+from assistant.ui.render import history_from_turns, source_title, sources_html, turns_sources_html
+
+SITUATION = "I spent my week approving expenses and checking timesheets. Am I managing or leading?"
+
+
+def gradio_message(role: str, text: str) -> dict:
+    """A chat message as Gradio 6 hands it back to a handler: content is a list of parts."""
+    return {"role": role, "metadata": None, "content": [{"type": "text", "text": text}], "options": None}
+
+
+def _final(coach, message, messages, turns):
+    request = SimpleNamespace(session_hash="page-test")
+    *_, last = respond(coach, message, messages, turns, 5, True, "page-test-user", request)
+    return last
+
+
+def test_a_follow_up_in_the_page_gets_the_earlier_turns(coach):
+    box, messages, _, _, _, turns = _final(coach, SITUATION, [], [])
+    # What Gradio hands back on the next message: its own shapes, not the objects we gave it.
+    shown = [gradio_message(m.role, m.content) for m in messages]
+    box, messages, sources, _, exported, turns = _final(coach, "What could I do instead?", shown, turns)
+    follow_up = turns[-1]["reply"]
+    assert SITUATION in follow_up.query, "the follow-up was answered without the conversation"
+    assert follow_up.in_scope and follow_up.citations
+    assert history_from_turns(turns[:1]) == [
+        {"role": "user", "content": SITUATION},
+        {"role": "assistant", "content": turns[0]["reply"].text},
+    ]
+    # Both replies' markers open a card, and the export holds both turns.
+    assert 'id="source-1-1"' in sources and 'id="source-2-1"' in sources
+    text = open(exported, encoding="utf-8").read()
+    assert SITUATION in text and "What could I do instead?" in text
+
+
+def test_export_is_ready_after_each_reply_and_absent_before():
+    assert export_file([]) is None
+
+
+@pytest.mark.parametrize("liked_message, expected", [(0, 0), (2, 0), (3, 1), (4, 1)])
+def test_feedback_lands_on_the_reply_that_was_liked(coach, liked_message, expected):
+    saved = []
+    fake = SimpleNamespace(feedback=SimpleNamespace(add=lambda q, r, liked, session: saved.append(q)))
+    turns = [
+        {"question": "first", "reply": None, "first": 0},  # user 0, reply 1, sources 2
+        {"question": "second", "reply": None, "first": 3},  # user 3, reply 4
+    ]
+    on_like(fake, SimpleNamespace(index=liked_message, liked=True), turns, SimpleNamespace(session_hash="x"))
+    assert saved == [turns[expected]["question"]]
+
+
+def test_a_title_is_not_repeated_as_its_section():
+    from assistant.types import Citation
+
+    same = Citation(1, "d", "Empowering People", "Empowering People", "text", 0.5)
+    other = Citation(1, "d", "Empowering People", "What it means", "text", 0.5)
+    assert source_title(same) == "Empowering People"
+    assert source_title(other) == "Empowering People — What it means"
+
+
+def test_an_empty_conversation_has_no_sources_yet():
+    assert "No sources yet" in turns_sources_html([]) == sources_html([], 0)
