@@ -16,11 +16,18 @@ from .types import Chunk, Document, Sentence
 MAX_CHARS = 600
 # A list whose items are all this short reads as one line ("They focus on: A, B, C.").
 SHORT_ITEM = 80
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_BLOCK_END = re.compile(r"[.!?:\"”’)]\s*$")
+_BLOCK_END = tuple('.!?:"”’)')
 _ITEM_MARKER = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s+")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+# Lines kept in the document and its passages, never quoted as an answer: navigation, calls to
+# action, source tags of playbook options, lead-ins and list intros left without their list.
+_NOT_QUOTABLE = re.compile(
+    r"^\(from: [\w-]+\)$|^additional resources\b|^schedule your\b|complimentary consultation|watch video|"
+    r"coming soon|^click here\b|^subscribe\b|^sign up\b|^contact us\b|^read more\b|^learn more\b|"
+    r"^let[’']s (?:break down|take a look|look|dive|explore)\b|:$",
+    re.I,
+)
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by space and a capital,
 # a digit, a quote or a bracket. Abbreviations like "Dr." are kept inside the sentence.
 _SENT_END = re.compile(
@@ -59,6 +66,19 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of a Markdown heading line ("## Text ##"), else None.
+
+    Plain string steps, no regular expression: a pattern like ``^(#{1,6})\\s+(.*?)\\s*#*\\s*$``
+    backtracks cubically on a line of thousands of spaces and froze the app on one upload.
+    """
+    stripped = line.rstrip()
+    level = len(stripped) - len(stripped.lstrip("#"))
+    if not 1 <= level <= 6 or len(stripped) == level or not stripped[level].isspace():
+        return None
+    return level, stripped[level:].strip().rstrip("#").strip()
+
+
 def _lines(text: str) -> Iterator[tuple[int, int, str]]:
     pos = 0
     for line in text.split("\n"):
@@ -69,16 +89,16 @@ def _lines(text: str) -> Iterator[tuple[int, int, str]]:
 def _sections(text: str) -> list[tuple[str, int, int, list[tuple[int, int, str]]]]:
     """(heading, start, end, body lines) per section; the heading line opens its section."""
     sections: list[tuple[str, int, int, list]] = []
-    heading, start, body = "", 0, []
+    title, start, body = "", 0, []
     for a, b, line in _lines(text):
-        match = _HEADING.match(line)
-        if match and len(match.group(1)) >= 2 or (match and not sections and not body):
+        found = heading(line)
+        if found and (found[0] >= 2 or (not sections and not body)):
             if body or sections:
-                sections.append((heading, start, a, body))
-            heading, start, body = match.group(2), a, []
+                sections.append((title, start, a, body))
+            title, start, body = found[1], a, []
         else:
             body.append((a, b, line))
-    sections.append((heading, start, len(text), body))
+    sections.append((title, start, len(text), body))
     return [s for s in sections if text[s[1] : s[2]].strip()]
 
 
@@ -93,7 +113,7 @@ def _units(text: str, lines: list[tuple[int, int, str]]) -> list[_Unit]:
     blocks: list[tuple[int, int, str]] = []  # runs of paragraph, list or quote lines
     ends_block = True
     for a, b, line in lines:
-        if not line.strip() or _HEADING.match(line):
+        if not line.strip() or heading(line):
             blocks.append((-1, -1, ""))
             continue
         kind = _kind(line)
@@ -103,7 +123,7 @@ def _units(text: str, lines: list[tuple[int, int, str]]) -> list[_Unit]:
             blocks.append((a, b, kind))
         # A wrapped line (as in PDFs) continues its paragraph; a finished sentence or a
         # short title-like line ends it.
-        ends_block = bool(_BLOCK_END.search(line)) or len(line.strip()) < 60
+        ends_block = line.rstrip().endswith(_BLOCK_END) or len(line.strip()) < 60
     units: list[_Unit] = []
     for a, b, kind in blocks:
         if a < 0:
@@ -128,7 +148,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
     text = doc.text
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for heading, sec_start, _sec_end, lines in _sections(text):
+    for title, sec_start, _sec_end, lines in _sections(text):
         units = _units(text, lines)
         groups: list[list[_Unit]] = []
         for unit in units:
@@ -138,7 +158,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
                 groups.append([unit])
         for i, group in enumerate(groups):
             # The first chunk of a section carries its heading line.
-            start = sec_start if i == 0 and heading else group[0].start
+            start = sec_start if i == 0 and title else group[0].start
             end = group[-1].end
             body = text[start:end]
             key = stable_id(doc.doc_id, body)
@@ -150,7 +170,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
                     chunk_id=chunk_id,
                     doc_id=doc.doc_id,
                     title=doc.title,
-                    section=heading or doc.title,
+                    section=title or doc.title,
                     text=body,
                     start=start,
                     end=end,
@@ -168,7 +188,7 @@ def chunk_sentences(doc_text: str, chunk: Chunk) -> list[Sentence]:
         raw = doc_text[unit.start : unit.end]
         shown = _list_as_line(raw) if unit.is_list else " ".join(raw.split())
         shown = _EMPHASIS.sub("", shown)
-        if len(shown) < 12:
+        if len(shown) < 12 or not quotable(shown):
             continue
         out.append(
             Sentence(
@@ -181,6 +201,11 @@ def chunk_sentences(doc_text: str, chunk: Chunk) -> list[Sentence]:
             )
         )
     return out
+
+
+def quotable(sentence: str) -> bool:
+    """Whether a sentence can stand in a reply as a quote (see _NOT_QUOTABLE)."""
+    return not _NOT_QUOTABLE.search(sentence.strip()[:300])
 
 
 def _list_as_line(raw: str) -> str:

@@ -26,7 +26,7 @@ from .types import Chunk, Document, Sentence
 log = logging.getLogger(__name__)
 
 # Bump when chunking changes, so unchanged files are re-chunked once.
-PIPELINE_VERSION = "chunks-v1"
+PIPELINE_VERSION = "chunks-v2"  # v2: unquotable lines are not stored as sentences
 _PAGE = 2000
 EMBED_GROUP = 1024
 
@@ -111,7 +111,7 @@ class Index:
                 # then write each document's new version before dropping what it replaced:
                 # a crash in between leaves both, which still answers and is cleaned next sync.
                 records = [r for _, chunks, sentences in group for r in chunks + sentences]
-                for record, vector in zip(records, self.embedder.embed([r["embed"] for r in records])):
+                for record, vector in zip(records, self.embedder.embed([r["embed"] for r in records], bulk=True)):
                     record["vector"] = vector
                 for doc, chunks, sentences in group:
                     written += self._write(self.chunks, chunks)
