@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,9 @@ class Embedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        # Bulk work (indexing an upload) gives way to people waiting for a reply between batches.
+        self._turn = threading.Condition()
+        self._waiting = 0
 
     @property
     def model(self) -> Any:
@@ -43,19 +49,83 @@ class Embedder:
                 self._model = SentenceTransformer(model_path(), device="cpu")
             return self._model
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed texts; returns an (n, 384) float32 array of unit vectors."""
+    def embed(self, texts: list[str], bulk: bool = False) -> np.ndarray:
+        """Embed texts; returns an (n, 384) float32 array of unit vectors.
+
+        ``bulk`` (indexing): one batch at a time, each started only when no interactive call is
+        waiting, so a question is answered between two batches of a large upload.
+        """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         model = self.model
+        if not bulk:
+            with self._interactive():
+                return self._encode(model, texts)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            with self._turn:
+                self._turn.wait_for(lambda: self._waiting == 0)
+            parts.append(self._encode(model, texts[start : start + self.batch_size]))
+        return np.vstack(parts)
+
+    def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
         with self._lock:  # one encode at a time: torch already uses both cores
-            vectors = model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
+            return self._encode_unlocked(model, texts)
+
+    def _encode_unlocked(self, model: Any, texts: list[str]) -> np.ndarray:
+        vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+    @contextmanager
+    def _interactive(self) -> Iterator[None]:
+        with self._turn:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._waiting -= 1
+                self._turn.notify_all()
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def encode(self, texts: list[str], split: int = 4) -> Encoding:
+        """One pass of the model over ``texts``, kept whole for the classifiers that read messages.
+
+        Returns the embeddings (as ``embed`` gives them), every layer's mean-pooled state, and
+        the token states after layer ``split`` with their mask (for heads that fine-tune the
+        layers above it).
+        """
+        import torch
+
+        model = self.model
+        with self._interactive(), self._lock:
+            tokens = model.tokenizer(
+                texts, padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="pt"
+            )
+            with torch.inference_mode():
+                states = model[0].auto_model(**tokens, output_hidden_states=True).hidden_states
+        mask = tokens["attention_mask"]
+        weights = mask.unsqueeze(-1).float()
+        pooled = [((h * weights).sum(1) / weights.sum(1)).numpy() for h in states]
+        last = pooled[-1]
+        vectors = (last / np.linalg.norm(last, axis=1, keepdims=True)).astype(np.float32)
+        return Encoding(vectors, np.hstack(pooled).astype(np.float32), states[split], mask)
+
+    def layers(self, split: int = 4) -> Any:
+        """The model's own transformer layers above ``split`` (to copy for fine-tuning)."""
+        return self.model[0].auto_model.encoder.layer[split:]
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What one pass of the model saw: see ``Embedder.encode``."""
+
+    vectors: np.ndarray
+    layers: np.ndarray
+    states: Any
+    mask: Any
 
 
 def chroma_embedding_function(embedder: Embedder) -> Any:

@@ -1,0 +1,240 @@
+"""What a message is, read before anything is retrieved: its intent, and whether it signals risk.
+
+MiniLM's top two layers, fine-tuned on eval/data/intents by ``python -m eval.train_intents``,
+read the message on top of the packaged model's lower layers (one pass of the model serves the
+embedding too), and a linear head over their pooled output, the previous user turn's embedding
+and a few cue features gives the intent. The fine-tuned layers ship in
+``models/reader.safetensors`` (float16; no pickles) and their settings in
+``models/understanding.json``. Distress is safety first: the reply stops coaching when the
+head's distress probability passes a threshold set low on purpose (a long message is read in
+windows too, so a risk said once at the end is not averaged away), or when a word list of
+crisis signs matches (an OR: the list can add a safety reply, never remove one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .embeddings import DIMENSIONS, Embedder, Encoding
+
+MODEL_FILE = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+INTENTS = (
+    "greeting",
+    "thanks",
+    "about",
+    "question",
+    "situation",
+    "options",
+    "commitment",
+    "goal",
+    "distress",
+    "off_topic",
+)
+# Messages longer than this are read in their first part for the cues; the embedding sees all.
+CUE_CHARS = 2000
+# A long message is also read in windows of this many words (at most WINDOWS of them).
+WINDOW_WORDS = 120
+WINDOWS = 8
+DISTINCT_WORDS = 20
+SPLIT = 4  # the packaged model's layers below this are shared; those above are fine-tuned
+SETTINGS_FILE = Path(__file__).resolve().parent / "models" / "understanding.json"
+
+# The second net for distress: words that always mean risk to life or safety.
+DISTRESS_WORDS = re.compile(
+    r"""\b(?:
+    kill(?:ing)?\ (?:myself|himself|herself|themselves)|suicid\w*|end(?:ing)?\ (?:it\ all|my\ life|her\ life|his\ life)|
+    take\ (?:my|her|his|their)\ own\ life|self[-\ ]?harm\w*|hurt(?:ing)?\ (?:myself|himself|herself)|
+    cut(?:ting)?\ (?:myself|my\ arms?|my\ wrists?)|(?:don'?t|do\ not|doesn'?t)\ want\ to\ (?:live|be\ alive|wake\ up)|
+    no\ reason\ to\ live|better\ off\ without\ me|better\ off\ if\ i\ (?:just\ )?(?:wasn'?t|weren'?t)\ (?:here|around)|
+    not\ (?:be\ )?waking\ up|(?:won'?t|will\ not)\ be\ around|don'?t\ plan\ on\ being\ (?:around|here)|
+    (?:not|never)\ be\ here\ anymore|(?:sorted\ out|written|wrote|made)\ my\ will|turn\ the\ wheel|
+    step\ in\ front\ of|
+    (?:gave|giving|given)\ away\ (?:my|his|her|all)|(?:saved|saving|stockpil\w*|hoard\w*)\ (?:up\ )?(?:pills|tablets)|
+    goodbye\ (?:note|letter|message)s?|
+    sexual(?:ly)?\ (?:assault\w*|harass\w*)|assaulted|grop(?:ed|ing|es)|rape[ds]?|abus(?:ed|ive|ing)\ (?:me|her|him)|
+    threaten\w*\ to\ (?:kill|hurt|stab|shoot|beat)|stalk(?:ed|ing|s)?\ me|follow(?:ed|s|ing)\ me\ home|
+    (?:hit|punched|slapped|shoved|kicked|choked|strangled)\ (?:me|her|him)|pushed\ me\ (?:against|into|down)|
+    grabbed\ (?:me|my|her)|pulled\ a\ (?:knife|blade|gun)|(?:has|had|with|carrying)\ a\ (?:knife|gun|weapon)|
+    (?:so\ much|lots\ of|covered\ in)\ blood|bleeding\ (?:badly|heavily|a\ lot)|
+    medical\ emergency|chest\ pains?|(?:crushing|tight|pressure\ in\ my)\ chest|chest\ (?:is\ )?(?:really\ )?tight|
+    arm\ (?:has\ )?(?:gone|going|went)\ numb|numb\ (?:left\ )?arm|
+    can'?t\ breathe|not\ breathing|overdos\w*|heart\ attack|seizure|
+    unconscious|unresponsive|(?:isn'?t|not)\ coming\ round|passed\ out|face\ (?:is\ )?drooping|
+    slurr\w*\ (?:speech|words)|anaphyla\w*|panic\ attack|can'?t\ stop\ shaking|hearing\ voices
+    )\b""",
+    re.I | re.X,
+)
+# Cues the embedding blurs: the grammar of a commitment, a wish, a request for ideas. Plain
+# alternations with word bounds: linear time on any input.
+_CUES = {
+    "commitment": re.compile(
+        r"\b(i will|i'll|ill|i am going to|i'm going to|im going to|i'm gonna|im gonna|i've decided|"
+        r"i have decided|i decided to|i commit|i won't|i will not|i'm not going to|no more|from now on|"
+        r"starting (?:monday|tomorrow|today|next week)|my next step)\b",
+        re.I,
+    ),
+    "goal": re.compile(
+        r"\b(i want to|i wanna|i'd like to|i would like to|my goal|i wish|i'd love|i would love|i hope to|"
+        r"hoping to|my aim|i aspire|one day i)\b",
+        re.I,
+    ),
+    "options": re.compile(
+        r"\b(instead|options?|ideas?|alternatives?|suggest\w*|what (?:could|can|should|would) (?:i|we|you)|"
+        r"what else|ways to|things to try|how else)\b",
+        re.I,
+    ),
+    "question": re.compile(r"\?\s*$|^\s*(?:what|how|why|who|when|which|is|are|does|do|should|can)\b", re.I),
+    "first_person": re.compile(r"\b(i|i'm|im|i've|my|me|we|our)\b", re.I),
+}
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What a message is: its intent, the scores behind it, and the vectors to reuse."""
+
+    intent: str
+    scores: dict[str, float]
+    distress: float
+    vector: np.ndarray = field(repr=False)
+    previous: str = ""
+    sure: bool = True  # for distress: a word of the list, or the head well above its threshold
+    layers: np.ndarray | None = field(default=None, repr=False)  # MiniLM's pooled layers, for other heads
+
+    @property
+    def safety(self) -> bool:
+        return self.intent == "distress"
+
+
+def cues(text: str, has_previous: bool) -> np.ndarray:
+    """Cue features of ``text``: the grammar the embedding blurs, its length, a follow-up flag."""
+    head = text[:CUE_CHARS]
+    flags = [float(bool(pattern.search(head))) for pattern in _CUES.values()]
+    words = len(head.split())
+    return np.array([*flags, np.log1p(words) / 5.0, float(words <= 3), float(has_previous)], dtype=np.float32)
+
+
+CUES = len(_CUES) + 3
+
+
+def windows(text: str) -> list[str]:
+    """A long message in overlapping windows of words; [] for a short one."""
+    words = text.split()
+    if len(words) <= WINDOW_WORDS:
+        return []
+    step = WINDOW_WORDS // 2
+    cut = [words[i : i + WINDOW_WORDS] for i in range(0, len(words) - step, step)]
+    # A window that repeats a few words over and over says nothing read alone.
+    return [" ".join(w) for w in cut if len({x.lower() for x in w}) >= DISTINCT_WORDS][:WINDOWS]
+
+
+_MARKUP = re.compile(r"<(script|style)\b[^<>]{0,300}>[^<]{0,5000}</\1\s*>|<[^<>]{0,300}>", re.I)
+
+
+def readable(text: str) -> str:
+    """The words of a message, as the reader reads them: markup tags and script blocks dropped (a
+    model trained on what people write reads code as noise, and noise must not look like a crisis)."""
+    return " ".join(_MARKUP.sub(" ", text).split()) or text
+
+
+def previous_user_turn(history: list[dict] | None) -> str:
+    for message in reversed(history or []):
+        if message.get("role") == "user" and isinstance(message.get("content"), str) and message["content"].strip():
+            return message["content"]
+    return ""
+
+
+class TopLayers:
+    """The fine-tuned top of MiniLM plus the intent head, in torch (built from the packaged layers)."""
+
+    def __init__(self, embedder: Embedder, classes: list[str]) -> None:
+        import copy
+
+        import torch
+
+        self.torch = torch
+        self.layers = torch.nn.ModuleList(copy.deepcopy(list(embedder.layers(SPLIT))))
+        self.out = torch.nn.Linear(2 * DIMENSIONS + CUES, len(classes))
+        self.classes = classes
+
+    def modules(self) -> list:
+        return [self.layers, self.out]
+
+    def state_dict(self) -> dict:
+        return {
+            **{f"layers.{k}": v for k, v in self.layers.state_dict().items()},
+            **{f"out.{k}": v for k, v in self.out.state_dict().items()},
+        }
+
+    def load(self, tensors: dict) -> None:
+        self.layers.load_state_dict({k[7:]: v.float() for k, v in tensors.items() if k.startswith("layers.")})
+        self.out.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("out.")})
+
+    def logits(self, states: object, mask: object, previous: object, cue: object) -> object:
+        """Intent logits from the token states after layer SPLIT (padded, with their 0/1 mask)."""
+        torch = self.torch
+        h = states
+        additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for layer in self.layers:
+            out = layer(h, attention_mask=additive)
+            h = out[0] if isinstance(out, tuple) else out
+        weights = mask[..., None].float()
+        pooled = torch.nn.functional.normalize((h * weights).sum(1) / weights.sum(1), dim=-1)
+        # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
+        return self.out(torch.cat([pooled * 10, previous * 10, cue], dim=-1))
+
+
+class Reader:
+    """Reads messages with the shipped model.
+
+    Example:
+        >>> Reader(Embedder()).read("hello").intent
+        'greeting'
+    """
+
+    def __init__(self, embedder: Embedder, settings_file: Path = SETTINGS_FILE, weights: Path = MODEL_FILE) -> None:
+        from safetensors.torch import load_file
+
+        self.embedder = embedder
+        settings = json.loads(Path(settings_file).read_text())
+        self.classes: list[str] = settings["classes"]
+        self.distress_threshold = float(settings["distress_threshold"])
+        self.distress_sure = float(settings["distress_sure"])
+        self.top = TopLayers(embedder, self.classes)
+        self.top.load(load_file(str(weights)))
+        for module in self.top.modules():
+            module.eval()
+        self._lock = threading.Lock()
+
+    def read(self, text: str, history: list[dict] | None = None) -> Understanding:
+        """The intent of ``text`` given the conversation so far."""
+        torch = self.top.torch
+        text = readable(text)
+        previous = previous_user_turn(history)
+        parts = windows(text)
+        encoded: Encoding = self.embedder.encode([text, *parts], SPLIT)
+        prev = self.embedder.embed_one(previous) if previous else np.zeros(DIMENSIONS, np.float32)
+        n = 1 + len(parts)
+        prev_rows = np.vstack([prev, *([np.zeros(DIMENSIONS, np.float32)] * len(parts))])
+        cue_rows = np.vstack([cues(text, bool(previous)), *(cues(p, False) for p in parts)])
+        with self._lock, torch.inference_mode():
+            previous_rows, cue_rows_t = torch.from_numpy(prev_rows), torch.from_numpy(cue_rows)
+            logits = self.top.logits(encoded.states, encoded.mask, previous_rows, cue_rows_t)
+            probs = torch.softmax(logits, dim=-1).numpy()
+        scores = {c: round(float(p), 4) for c, p in zip(self.classes, probs[0])}
+        at = self.classes.index("distress")
+        distress = float(probs[0, at])
+        # A window of a long message, read alone, must be sure: windows cut sentences apart.
+        window = float(probs[1:n, at].max()) if n > 1 else 0.0
+        intent = max(scores, key=scores.get)
+        words = bool(DISTRESS_WORDS.search(text[: CUE_CHARS * 2]))
+        if distress >= self.distress_threshold or window >= self.distress_sure or words:
+            intent = "distress"
+            distress = max(distress, window)
+        sure = intent == "distress" and (words or distress >= self.distress_sure)
+        return Understanding(intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0])
