@@ -54,6 +54,8 @@ class _Head:
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Per-class probabilities: softmax for one multi-class head, sigmoid per class otherwise."""
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
         z = x @ self.coef.T + self.intercept
         if self.coef.shape[0] > 1 and self.multiclass:
             z = z - z.max(axis=-1, keepdims=True)
@@ -62,6 +64,10 @@ class _Head:
         return 1.0 / (1.0 + np.exp(-z))
 
     multiclass: bool = False
+    # A head over MiniLM's pooled layers ("layers") standardises them; others read the embedding.
+    input: str = "vector"
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
 
 @lru_cache(maxsize=2)
@@ -73,13 +79,17 @@ def load_model(path: Path = MODEL_FILE) -> dict[str, _Head]:
             coef=np.asarray(head["coef"], dtype=np.float32),
             intercept=np.asarray(head["intercept"], dtype=np.float32),
             multiclass=head.get("multiclass", False),
+            input=head.get("input", "vector"),
+            mean=np.asarray(head["mean"], dtype=np.float32) if "mean" in head else None,
+            scale=np.asarray(head["scale"], dtype=np.float32) if "scale" in head else None,
         )
         for name, head in raw["heads"].items()
     }
 
 
 def clauses(text: str) -> list[str]:
-    parts = [p.strip(" ,;.!?") for p in _CLAUSE.split(text)]
+    # Whitespace collapsed first: the pattern's "\s+and" alternatives backtrack on long runs of it.
+    parts = [p.strip(" ,;.!?") for p in _CLAUSE.split(" ".join(text.split()))]
     return [p for p in parts if len(p.split()) >= 3]
 
 
@@ -98,35 +108,42 @@ class Diagnoser:
     def situation_probability(self, vector: np.ndarray) -> float:
         return float(self.heads["situation"].scores(vector)[0])
 
-    def diagnose(self, text: str, vector: np.ndarray | None = None) -> Diagnosis | None:
-        """A Diagnosis of ``text``, or None when it does not describe a work situation."""
-        vector = self.embedder.embed_one(text) if vector is None else vector
-        if self.situation_probability(vector) < SITUATION_THRESHOLD:
+    def diagnose(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        *,
+        layers: np.ndarray | None = None,
+        commitment: bool = False,
+        force: bool = False,
+    ) -> Diagnosis | None:
+        """A Diagnosis of ``text``, or None when it does not describe a work situation.
+
+        ``commitment``: read the behaviour the person is moving to (its own heads, trained on
+        commitments: "I'll stop checking every timesheet" is empowering). ``force``: the message
+        is already known to be a situation or commitment, so the situation head is not asked.
+        ``vector`` and ``layers``: the message's embedding and pooled layers, when already computed.
+        """
+        lean_head, facet_head = ("commit_lean", "commit_facets") if commitment else ("lean", "facets")
+        if vector is None or (layers is None and self.heads[lean_head].input == "layers"):
+            encoded = self.embedder.encode([text])
+            vector, layers = encoded.vectors[0], encoded.layers[0]
+        if not (force or commitment) and self.situation_probability(vector) < SITUATION_THRESHOLD:
             return None
-        lean_p = dict(zip(self.heads["lean"].classes, self.heads["lean"].scores(vector)))
-        facet_head = self.heads["facets"]
-        facet_p = facet_head.scores(vector)
+        x = layers if self.heads[lean_head].input == "layers" else vector
+        lean_p = dict(zip(self.heads[lean_head].classes, self.heads[lean_head].scores(x)))
+        head = self.heads[facet_head]
         facets = sorted(
-            (Facet(name, SIDE_OF[name], round(float(p), 4)) for name, p in zip(facet_head.classes, facet_p)),
+            (Facet(name, SIDE_OF[name], round(float(p), 4)) for name, p in zip(head.classes, head.scores(vector))),
             key=lambda f: f.score,
             reverse=True,
         )
         management = float(lean_p["management"] + lean_p["balanced"] / 2)
         lean = max(lean_p, key=lean_p.get)
-        diagnosis = Diagnosis(
-            lean=lean,
-            management=round(management, 4),
-            leadership=round(1.0 - management, 4),
-            facets=facets,
-            evidence=[],
-        )
-        return Diagnosis(
-            lean=diagnosis.lean,
-            management=diagnosis.management,
-            leadership=diagnosis.leadership,
-            facets=facets,
-            evidence=self._evidence(text, [f.name for f in diagnosis.drivers()]),
-        )
+        shares = {"management": round(management, 4), "leadership": round(1.0 - management, 4)}
+        drivers = Diagnosis(lean, **shares, facets=facets, evidence=[]).drivers()
+        evidence = [] if commitment else self._evidence(text, [f.name for f in drivers])
+        return Diagnosis(lean=lean, **shares, facets=facets, evidence=evidence)
 
     def _evidence(self, text: str, top: list[str]) -> list[str]:
         """The clauses of the person's text that score highest on the top facets."""

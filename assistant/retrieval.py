@@ -72,15 +72,28 @@ class HybridRetriever:
         self.floor = floor
         self._lock = threading.Lock()
         self._chunks: dict[str, Chunk] = {}
+        self._by_doc: dict[str, list[Chunk]] = {}
         self._bm25: _Bm25 | None = None
 
     def refresh(self) -> None:
         """Reload chunks from the index (after a sync)."""
         chunks = self.index.all_chunks()
         bm25 = _Bm25(chunks)
+        by_doc: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            by_doc.setdefault(c.doc_id, []).append(c)
         with self._lock:
             self._chunks = {c.chunk_id: c for c in chunks}
+            self._by_doc = by_doc
             self._bm25 = bm25
+
+    def chunk_at(self, doc_id: str, start: int, end: int) -> Chunk | None:
+        """The chunk of ``doc_id`` that holds the span [start, end) of its text."""
+        if self._bm25 is None:
+            self.refresh()
+        with self._lock:
+            chunks = self._by_doc.get(doc_id, [])
+        return next((c for c in chunks if c.start <= start and end <= c.end), None)
 
     def retrieve(
         self, query: str, top_k: int | None = None, vector: np.ndarray | None = None, owner: str = ""

@@ -12,21 +12,12 @@ from .types import Reply
 if TYPE_CHECKING:
     from .coach import Coach
 
-# "this week I will let Sam run the stand-up", "I'm going to ask for feedback"
-_COMMITMENT = re.compile(
-    r"\b(?:i will|i'll|i am going to|i'm going to|i commit to|my next step is to|i plan to)\b[^.!?\n]{3,}",
-    re.I,
-)
 _SUMMARY = re.compile(r"\b(summari[sz]e|summary|recap)\b", re.I)
 
 
-def find_commitment(message: str) -> str | None:
-    """The sentence of ``message`` in which the person commits to an action, if any."""
-    match = _COMMITMENT.search(message)
-    if not match:
-        return None
-    start = max(message.rfind(".", 0, match.start()), message.rfind("\n", 0, match.start())) + 1
-    return message[start : match.end()].strip(" ,;")
+def commitment_text(message: str, limit: int = 300) -> str:
+    """The commitment as it is remembered: the message's first lines, without closing punctuation."""
+    return " ".join(message.split())[:limit].rstrip(" .!")
 
 
 def asks_for_summary(message: str) -> bool:
@@ -69,7 +60,7 @@ class Session:
         ``history`` defaults to everything this session remembers.
         """
         if asks_for_summary(message):
-            reply = Reply(self.summary(), [], True, query=message)
+            reply = Reply(self.summary(), [], True, query=message, intent="question")
         else:
             reply = None
             history = self.history if history is None else history
@@ -77,9 +68,8 @@ class Session:
                 if reply.partial:
                     yield reply
             assert reply is not None
-        commitment = find_commitment(message) if not reply.safety else None
-        if commitment:
-            self.store.add_commitment(self.id, commitment)
+        if reply.intent == "commitment":
+            self.store.add_commitment(self.id, commitment_text(message))
         self.store.add_turn(self.id, "user", message)
         self.store.add_turn(self.id, "assistant", reply.text, reply)
         yield reply

@@ -88,7 +88,11 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Reply:
-    """The assistant's answer: text with [n] markers and the citations they map to."""
+    """The assistant's answer: text with [n] markers and the citations they map to.
+
+    ``intent`` is how the message was read: greeting, thanks, about, question, situation,
+    options, commitment, goal, distress or off_topic.
+    """
 
     text: str
     citations: list[Citation]
@@ -99,6 +103,7 @@ class Reply:
     unsupported: list[str] = field(default_factory=list)
     partial: bool = False
     safety: bool = False
+    intent: str = ""
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Datasets:
     questions: list[dict]
     out_of_scope: list[dict]
     conversations: list[dict]
+    dev: list[dict] = ()  # type: ignore[assignment]  # messages as people write them, for reply quality
 
 
 def read_jsonl(name: str) -> list[dict]:
@@ -63,6 +64,7 @@ def load_datasets(fast: bool) -> Datasets:
         read_jsonl("questions.jsonl")[::step],
         read_jsonl("out_of_scope.jsonl")[::step],
         read_jsonl("multiturn.jsonl")[::step],
+        read_jsonl("dev.jsonl")[::step],
     )
 
 
@@ -100,6 +102,18 @@ def followups(system: System, conversations: list[dict], replay: bool) -> Scores
         assert reply is not None
         rows.append((conv["id"], reply, conv["expected_doc_ids"]))
     return metrics.grounding(rows)
+
+
+def dev_replies(system: System, cases: list[dict]) -> list[tuple[str, Reply]]:
+    """(message, reply) for every turn of the dev conversations, each turn with the earlier ones."""
+    pairs = []
+    for case in cases:
+        history: list[dict] = []
+        for message in case["turns"]:
+            reply = system.ask(message, history=list(history))
+            pairs.append((message, reply))
+            history += [{"role": "user", "content": message}, {"role": "assistant", "content": reply.text}]
+    return pairs
 
 
 def run_system(
@@ -164,6 +178,10 @@ def run_system(
         ],
         "_replies": [(by_id[key]["question"], reply) for key, reply in answered],  # for a judge; not saved
     }
+    read = [(by_id[key]["question"], reply) for key, reply in answered]
+    read += [(m, r) for m, r in dev_replies(system, list(data.dev)) if r.in_scope and not r.safety]
+    result["answer_in_reply"] = metrics.answer_in_reply(data.questions, replies)
+    result["reply_quality"] = metrics.reply_quality(read)
     if check_citations:
         result["citation_validity"] = metrics.citation_validity(replies)
         result["citation_support"] = metrics.citation_support(answered, embed)

@@ -23,6 +23,11 @@ SHARED = [
     ("scope_precision", "Refusal precision (out of scope)", ("scope", "precision")),
     ("scope_recall", "Refusal recall (out of scope)", ("scope", "recall")),
     ("followup_grounding", "Follow-up grounding", ("followups", "rate")),
+    ("answer_in_reply", "Answer in the reply (gold phrase in its text)", ("answer_in_reply", "rate")),
+    ("echo_rate", "Replies echoing 10+ words of the message", ("reply_quality", "echo_rate")),
+    ("orphan_rate", "Replies quoting an orphan sentence", ("reply_quality", "orphan_rate")),
+    ("boilerplate_rate", "Replies with boilerplate", ("reply_quality", "boilerplate_rate")),
+    ("one_question_at_end", "Replies ending on one question", ("reply_quality", "one_question_at_end")),
 ]
 DIAGNOSIS = [
     ("diagnosis_accuracy", "Diagnosis accuracy (clear cases)", "clear_accuracy"),
@@ -30,7 +35,15 @@ DIAGNOSIS = [
     ("diagnosis_mixed_ok", "Diagnosis mixed cases recognised", "mixed_ok_rate"),
     ("non_situations_diagnosed", "Non-situations wrongly diagnosed", None),
 ]
-LOWER_IS_BETTER = {"non_situations_diagnosed", "latency_p50_ms", "latency_p95_ms", "peak_memory_mib"}
+LOWER_IS_BETTER = {
+    "non_situations_diagnosed",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "peak_memory_mib",
+    "echo_rate",
+    "orphan_rate",
+    "boilerplate_rate",
+}
 
 
 def _get(results: dict[str, Any], family: str, key: str) -> float | None:

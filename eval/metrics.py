@@ -221,3 +221,62 @@ def grounding(rows: list[tuple[str, Reply, Sequence[str]]]) -> Scores:
         for key, reply, expected in rows
     ]
     return Scores({"rate": mean([float(i["grounded"]) for i in items])}, items)
+
+
+# ---- what a person reads ---------------------------------------------------------------------
+_PRONOUN_START = re.compile(r"^(?:it|this|that|these|those|they|them|their|he|she|his|her|such)\b", re.I)
+BOILERPLATE = re.compile(
+    r"here is what the library says|additional resources|watch video|coming soon|schedule your|"
+    r"complimentary consultation|from what you wrote|a question for you",
+    re.I,
+)
+ECHO_WORDS = 10
+
+
+def echoes(message: str, reply: str, n: int = ECHO_WORDS) -> bool:
+    """Whether ``reply`` repeats ``n`` or more consecutive words of ``message``."""
+    words = normalise(message).lower().split()
+    said = " " + normalise(strip_markers(reply)).lower() + " "
+    return any(" " + " ".join(words[i : i + n]) + " " in said for i in range(len(words) - n + 1))
+
+
+def orphans(reply: Reply) -> list[str]:
+    """Quoted sentences that start with a pronoun whose antecedent is not quoted with them."""
+    return [c.quote for c in reply.citations if c.quote and _PRONOUN_START.match(c.quote)]
+
+
+def answer_in_reply(items: list[dict], replies: list[tuple[str, Reply]]) -> Scores:
+    """Share of library questions whose gold phrase is in the reply's own text (not only a citation)."""
+    by_id = {item["id"]: item for item in items}
+    rows = [
+        {"id": key, "in_reply": normalise(by_id[key]["phrase"]) in normalise(strip_markers(reply.text))}
+        for key, reply in replies
+    ]
+    return Scores({"rate": mean([float(r["in_reply"]) for r in rows])}, rows)
+
+
+def reply_quality(pairs: list[tuple[str, Reply]]) -> Scores:
+    """Echo, orphan and boilerplate rates, and the share ending on exactly one question, over
+    ``(message, reply)`` pairs of in-scope, non-safety replies."""
+    rows = []
+    for message, reply in pairs:
+        text = strip_markers(reply.text)
+        last = [p for p in text.split("\n\n") if p.strip() and not p.strip().startswith("_")][-1:]
+        rows.append(
+            {
+                "message": message[:120],
+                "echo": echoes(message, reply.text),
+                "orphans": orphans(reply),
+                "boilerplate": bool(BOILERPLATE.search(text)),
+                "one_question_at_end": bool(last) and last[0].rstrip().endswith("?") and text.count("?") == 1,
+            }
+        )
+    return Scores(
+        {
+            "echo_rate": mean([float(r["echo"]) for r in rows]),
+            "orphan_rate": mean([float(bool(r["orphans"])) for r in rows]),
+            "boilerplate_rate": mean([float(r["boilerplate"]) for r in rows]),
+            "one_question_at_end": mean([float(r["one_question_at_end"]) for r in rows]),
+        },
+        rows,
+    )

@@ -164,9 +164,37 @@ def markdown(run: dict[str, Any]) -> str:
         *(f"- {a['id']} ({a['diagnosis']}): “{by_id[a['id']]}” — cited {', '.join(a['cited'])}" for a in diagnosed),
         "",
     ]
+    lines += _reading_section(ours, base)
     lines += _scope_section(ours, base) + _diagnosis_section(diag) + _followup_section(ours, base)
     lines += _latency_section(ours, base, meta) + _judge_section(run.get("judge"))
     return "\n".join(lines) + "\n"
+
+
+def _reading_section(ours: dict, base: dict) -> list[str]:
+    """What a person reads: is the answer in the reply, and does the reply read like a coach."""
+    keys = ["echo_rate", "orphan_rate", "boilerplate_rate", "one_question_at_end"]
+    rows = [
+        [n, r["answer_in_reply"].aggregates["rate"], *(r["reply_quality"].aggregates[k] for k in keys)]
+        for n, r in (("ours", ours), ("naive RAG", base))
+    ]
+    echoed = [i for i in ours["reply_quality"].items if i["echo"] or i["orphans"] or i["boilerplate"]]
+    return [
+        "## What a person reads",
+        "",
+        "Answer in reply: the library question's gold phrase appears in the reply's own text. The rest are over "
+        "in-scope replies to the library questions and to every turn of the dev set (eval/data/dev.jsonl): "
+        "echo (10+ consecutive words of the message repeated), orphan (a quoted sentence opening with a pronoun "
+        "whose antecedent is not quoted), boilerplate (framing and call-to-action lines), and ending on exactly "
+        "one question.",
+        "",
+        *_table(["system", "answer in reply", *keys], rows),
+        "",
+        *(
+            f"- “{i['message']}”: echo {i['echo']}, orphans {i['orphans']}, boilerplate {i['boilerplate']}"
+            for i in echoed
+        ),
+        "",
+    ]
 
 
 def _scope_section(ours: dict, base: dict) -> list[str]:

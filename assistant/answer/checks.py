@@ -35,6 +35,8 @@ _NO_COVER = re.compile(
     re.I,
 )
 
+NO_COVER_CHARS = 300
+
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -52,8 +54,13 @@ class Checked:
 
 
 def numbered(context: Context, limit: int = MAX_PASSAGES) -> list[Passage]:
-    """The passages a model sees as [1]..[n]: taken from each slot in turn, each once."""
+    """The passages a model sees as [1]..[n]: the composed sections' first (a situation's card),
+    then taken from each slot in turn, each once."""
     chosen: dict[str, Passage] = {}
+    for section in context.sections:
+        for quote in section.quotes:
+            if len(chosen) < limit:
+                chosen.setdefault(quote.passage.chunk.chunk_id, quote.passage)
     depth = max((len(slot.passages) for slot in context.slots), default=0)
     for i in range(depth):
         for slot in context.slots:
@@ -89,7 +96,8 @@ def kind(sentence: str) -> str:
         return "question"
     if text.endswith(":"):
         return "lead-in"
-    return "no-cover" if _NO_COVER.search(text) else "claim"
+    # Bounded: the pattern's two ".*" backtrack polynomially on a long sentence.
+    return "no-cover" if _NO_COVER.search(text[:NO_COVER_CHARS]) else "claim"
 
 
 class Supports:

@@ -27,8 +27,29 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A chosen sentence (or two that belong together) and the passage that holds it."""
+
+    passage: Passage
+    sentence: Sentence
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of a composed reply: the coach's own words, then quotes (as a list, or run on)."""
+
+    lead: str
+    quotes: list[Quote] = field(default_factory=list)
+    bullets: bool = False
+
+
+@dataclass(frozen=True)
 class Context:
-    """Everything needed to answer one message."""
+    """Everything needed to answer one message.
+
+    ``sections`` are parts already composed (a situation's reading and options); ``slots`` are
+    passages the backend picks answer sentences from (a question). Both may be present.
+    """
 
     question: str
     query: str
@@ -38,11 +59,16 @@ class Context:
     diagnosis: Diagnosis | None = None
     notes: list[str] = field(default_factory=list)
     coaching_question: str = ""
+    intent: str = "question"
+    sections: list[Section] = field(default_factory=list)
 
     @property
     def passages(self) -> list[Passage]:
-        """Every passage of every slot, once each, in slot order."""
+        """Every passage of every section and slot, once each, in reply order."""
         seen: dict[str, Passage] = {}
+        for section in self.sections:
+            for q in section.quotes:
+                seen.setdefault(q.passage.chunk.chunk_id, q.passage)
         for slot in self.slots:
             for p in slot.passages:
                 seen.setdefault(p.chunk.chunk_id, p)

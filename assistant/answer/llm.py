@@ -91,7 +91,15 @@ class LLMBackend:
                     piece = chunk.content if isinstance(chunk.content, str) else ""
                     if piece:
                         text += piece
-                        yield Reply(text, [], True, diagnosis=context.diagnosis, query=context.query, partial=True)
+                        yield Reply(
+                            text,
+                            [],
+                            True,
+                            diagnosis=context.diagnosis,
+                            query=context.query,
+                            partial=True,
+                            intent=context.intent,
+                        )
         except Exception as exc:  # any model failure: the library still answers
             error = describe(exc, self.server)
             log.warning("%s", error)
@@ -130,6 +138,7 @@ class LLMBackend:
             query=context.query,
             notes=notes,
             unsupported=checked.unsupported,
+            intent=context.intent,
         )
 
 
@@ -144,6 +153,7 @@ def fallback(context: Context, note: str, unsupported: list[str] | None = None) 
         query=reply.query,
         notes=[*reply.notes, note],
         unsupported=list(unsupported or []),
+        intent=reply.intent,
     )
 
 

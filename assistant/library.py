@@ -1,0 +1,145 @@
+"""The library: the corpus and added folders, the index over them, and each person's uploads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .corpus import CorpusError, load_corpus, save_upload, slug
+from .embeddings import Embedder
+from .index import Index, SyncReport
+from .playbook import Playbook
+from .retrieval import HybridRetriever
+from .settings import Settings
+from .types import Document
+
+
+class Library:
+    """Documents in, passages out: ingest, sources, uploads, and the retriever over them."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.problems: list[str] = []
+        self._playbook = Playbook([], embedder)
+        self._index: Index | None = None
+        self._retriever: HybridRetriever | None = None
+        self._lock = threading.RLock()
+        self._synced = False
+
+    @property
+    def index(self) -> Index:
+        """The Chroma index, opened and synced with the corpus on first use."""
+        if self._index is not None and self._synced:
+            return self._index
+        with self._lock:
+            if self._index is None or not self._synced:
+                self.ingest(progress=False)
+            assert self._index is not None
+            return self._index
+
+    @property
+    def playbook(self) -> Playbook:
+        """The playbook's cards, read at the sync that opens the library."""
+        _ = self.index
+        return self._playbook
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        _ = self.index  # opens and syncs on first use
+        assert self._retriever is not None
+        return self._retriever
+
+    def sources(self) -> list[Path]:
+        """The corpus folder plus the folders added with ``ingest(path)``."""
+        extra = self._sources_file()
+        added = json.loads(extra.read_text()) if extra.exists() else []
+        return [self.settings.corpus_dir, *(Path(p) for p in added)]
+
+    def ingest(self, path: str | Path | None = None, progress: bool | None = None) -> SyncReport:
+        """Sync the index with the corpus; with ``path``, add that folder or file to it first."""
+        with self._lock:
+            if self._index is None:
+                self._index = Index(self.settings, self.embedder)
+                self._retriever = HybridRetriever(
+                    self._index, self.embedder, self.settings.top_k, self.settings.relevance_floor
+                )
+            if path is not None:
+                self._add_source(Path(path))
+            docs, problems = [], []
+            seen: set[str] = set()
+            for source in self.sources():
+                if not source.exists():
+                    problems.append(f"skipped {source}: not found")
+                    continue
+                found, skipped = load_corpus(source)
+                problems += skipped
+                for doc in found:
+                    if doc.doc_id in seen:
+                        problems.append(f"skipped {Path(doc.path).name}: id {doc.doc_id!r} is already in the library")
+                        continue
+                    seen.add(doc.doc_id)
+                    docs.append(doc)
+            assert self._index is not None and self._retriever is not None
+            report = self._index.sync(docs, progress=progress)
+            self._retriever.refresh()
+            self._playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
+            self._synced = True
+            self.problems = problems
+            return report
+
+    def _sources_file(self) -> Path:
+        return self.settings.data_dir / "sources.json"
+
+    def _add_source(self, path: Path) -> None:
+        path = path.resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"nothing to ingest at {path}")
+        current = [str(p) for p in self.sources()[1:]]
+        if str(path) not in current and path != self.settings.corpus_dir.resolve():
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._sources_file().write_text(json.dumps([*current, str(path)], indent=2))
+
+    # ---- a person's own documents --------------------------------------------------------
+    def add_upload(self, path: str | Path, owner: str, progress: Any = None) -> Document:
+        """Index one file for ``owner`` only; raises ValueError (naming the file) when it can't be used."""
+        if not owner:
+            raise ValueError("an upload needs an owner (a session or user id)")
+        _ = self.index
+        try:
+            saved = save_upload(Path(path), self._uploads_dir(owner))
+        except CorpusError as exc:
+            raise ValueError(str(exc)) from None
+        self._sync_uploads(owner, progress)
+        return next(d for d in self.uploads(owner) if d.path == str(saved))
+
+    def uploads(self, owner: str) -> list[Document]:
+        """The documents ``owner`` has added, with ids of their own."""
+        folder = self._uploads_dir(owner)
+        docs, _ = load_corpus(folder) if folder.exists() else ([], [])
+        return [replace(d, doc_id=f"upload-{slug(owner)[:16]}-{slug(Path(d.path).stem)}") for d in docs]
+
+    def remove_upload(self, doc_id: str, owner: str) -> None:
+        """Drop one of ``owner``'s documents from the index and the disk."""
+        for doc in self.uploads(owner):
+            if doc.doc_id == doc_id:
+                Path(doc.path).unlink(missing_ok=True)
+        self._sync_uploads(owner)
+
+    def forget(self, owner: str) -> None:
+        """Drop every document ``owner`` added (when their session ends)."""
+        shutil.rmtree(self._uploads_dir(owner), ignore_errors=True)
+        if self._index is not None:
+            self._sync_uploads(owner)
+
+    def _uploads_dir(self, owner: str) -> Path:
+        return self.settings.data_dir / "uploads" / slug(owner)
+
+    def _sync_uploads(self, owner: str, progress: Any = None) -> None:
+        with self._lock:
+            self.index.sync(self.uploads(owner), progress=progress, owner=owner)
+            self.retriever.refresh()
