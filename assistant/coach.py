@@ -26,6 +26,8 @@ from .understanding import Reader
 
 # Control characters, lone surrogates, and invisible format characters (bidi overrides,
 # zero-width spaces) that change how text reads without being text.
+# Terminal escape sequences, whole (a title-setting "ESC ] 0;text BEL", a colour "ESC [ 31m").
+_ESCAPES = re.compile(r"\x1b\][^\x07\x1b]{0,200}(?:\x07|\x1b\\)?|\x1b\[[0-9;?]{0,20}[A-Za-z]?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
@@ -36,7 +38,7 @@ def clean_message(text: object, limit: int) -> tuple[str, list[str]]:
     """
     if not isinstance(text, str):
         raise TypeError(f"a message must be text (str), got {type(text).__name__}")
-    text = _CONTROL.sub(" ", text).strip()
+    text = _CONTROL.sub(" ", _ESCAPES.sub(" ", text)).strip()
     if not text:
         raise ValueError("The message is empty: ask a question or describe a situation from your week.")
     notes = []

@@ -18,6 +18,10 @@ CANDIDATES = 20
 # Passages this far below the floor are dropped even when BM25 ranks them high.
 PASSAGE_MARGIN = 0.05
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Playbook cards are written for situations: at most this many of a query's passages come from
+# them, so the article that answers a question is not crowded out by cards that mention it.
+PLAYBOOK = "playbook-"
+MAX_CARDS = 2
 
 
 @dataclass(frozen=True)
@@ -128,10 +132,15 @@ class HybridRetriever:
         # too easily (a recipe question still finds some sentence about preparation).
         best = max((sim for _, sim in dense), default=0.0)
         in_scope = best >= self.floor
-        passages = []
+        passages: list[Passage] = []
+        cards = 0
         if in_scope:
             for cid in sorted(fused, key=fused.get, reverse=True):
                 if cid in chunks and similarity.get(cid, 0.0) >= self.floor - PASSAGE_MARGIN:
+                    card = chunks[cid].doc_id.startswith(PLAYBOOK)
+                    if card and cards == MAX_CARDS:
+                        continue
+                    cards += card
                     passages.append(Passage(chunks[cid], fused[cid], similarity[cid]))
                 if len(passages) == k:
                     break

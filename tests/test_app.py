@@ -10,7 +10,9 @@ def test_app_answers_one_message(data_copy: Path):
 
     with running_app(data_copy) as url:
         client = Client(url, verbose=False)
-        box, messages, sources, _diagnosis = client.predict("What do managers focus on?", [], 5, True, api_name="/chat")
+        box, messages, sources, _diagnosis, exported = client.predict(
+            "What do managers focus on?", [], 5, True, api_name="/chat"
+        )
     assert box == ""
     assert [m["role"] for m in messages[:2]] == ["user", "assistant"]
     answer = messages[1]["content"]
@@ -19,3 +21,13 @@ def test_app_answers_one_message(data_copy: Path):
     boxes = [m for m in messages if (m.get("metadata") or {}).get("title", "").startswith("Sources")]
     assert boxes and "<mark>" in str(boxes[0]["content"])
     assert 'id="source-1-1"' in sources and "<mark>" in sources
+    assert exported and "What do managers focus on?" in Path(exported).read_text(encoding="utf-8")
+
+
+def test_the_api_lists_only_named_endpoints(data_copy: Path):
+    from gradio_client import Client
+
+    with running_app(data_copy) as url:
+        api = Client(url, verbose=False).view_api(print_info=False, return_format="dict")
+    assert sorted(api["named_endpoints"]) == ["/chat", "/diagnose", "/export", "/feedback", "/upload"]
+    assert not api["unnamed_endpoints"]

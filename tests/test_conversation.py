@@ -5,44 +5,35 @@ import shutil
 import pytest
 
 from assistant import Coach, Settings
-from assistant.coach import SAFETY
 from assistant.questions import OPTIONS_QUESTION, WAY_FORWARD_QUESTION
-from assistant.session import find_commitment
+from assistant.replies import SAFETY
 
 
-@pytest.mark.parametrize(
-    "turns, expected",
-    [
-        (
-            ["What does Kotter say about management versus leadership?", "what does he say about managers?"],
-            "kotter-complexity-and-change",
-        ),
-        (
-            [
-                "What are the levels of delegation?",
-                "I always just tell people exactly what to do.",
-                "what could I do instead?",
-            ],
-            "levels-of-delegation",
-        ),
-    ],
-)
-def test_follow_up_is_grounded_by_the_conversation(coach, turns, expected):
+def test_follow_up_is_grounded_by_the_conversation(coach):
+    turns = ["What does Kotter say about management versus leadership?", "what does he say about managers?"]
     alone = coach.ask(turns[-1])
-    assert expected not in [c.doc_id for c in alone.citations]
-    history: list[dict] = []
-    for turn in turns[:-1]:
-        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": coach.ask(turn).text}]
+    assert "kotter-complexity-and-change" not in [c.doc_id for c in alone.citations]
+    history = [{"role": "user", "content": turns[0]}, {"role": "assistant", "content": coach.ask(turns[0]).text}]
     reply = coach.ask(turns[-1], history=history)
-    assert expected in [c.doc_id for c in reply.citations]
+    assert "kotter-complexity-and-change" in [c.doc_id for c in reply.citations]
+
+
+def test_options_are_for_the_situation_under_discussion(coach):
+    situation = "I always just tell people exactly what to do, and I check every step they take."
+    history = [{"role": "user", "content": situation}, {"role": "assistant", "content": coach.ask(situation).text}]
+    reply = coach.ask("what could I do instead?", history=history)
+    assert reply.intent == "options" and situation in reply.query
+    assert reply.citations and all(c.doc_id.startswith("playbook-") for c in reply.citations)
+    assert reply.text != coach.ask("what could I do instead?").text
 
 
 def test_grow_questions_follow_the_conversation(coach):
     history = [{"role": "user", "content": "What are the levels of delegation?"}]
     options = coach.ask("what could I do instead?", history=history)
-    assert options.text.count("**A question for you:**") == 1 and OPTIONS_QUESTION in options.text
+    assert options.intent == "options" and options.text.count(OPTIONS_QUESTION) == 1
+    assert options.text.count("?") == 1  # one question, the last line: options, then which to try
     plan = coach.ask("This week I will let Priya run the stand-up.")
-    assert WAY_FORWARD_QUESTION in plan.text and "Noted your commitment" in plan.text
+    assert plan.intent == "commitment" and WAY_FORWARD_QUESTION in plan.text and "Noted your commitment" in plan.text
 
 
 def test_memory_survives_a_restart(library_dir, tmp_path):
@@ -70,14 +61,17 @@ def test_memory_survives_a_restart(library_dir, tmp_path):
 )
 def test_distress_gets_the_safety_reply_and_no_coaching(coach, message):
     reply = coach.ask(message)
-    assert reply.safety and reply.text == SAFETY
-    assert reply.citations == [] and reply.diagnosis is None and "A question for you" not in reply.text
+    assert reply.safety and reply.intent == "distress" and reply.text.startswith(SAFETY)
+    assert reply.citations == [] and reply.diagnosis is None and not reply.text.rstrip().endswith("?")
 
 
-def test_commitments_are_found_in_plain_words():
-    assert (
-        find_commitment("Thanks. This week I will let Sam run the stand-up.")
-        == "This week I will let Sam run the stand-up"
-    )
-    assert find_commitment("I'm going to ask the team first") == "I'm going to ask the team first"
-    assert find_commitment("What will happen if I delegate?") is None
+@pytest.mark.parametrize(
+    "message, intent",
+    [
+        ("Thanks. This week I will let Sam run the stand-up.", "commitment"),
+        ("I'm going to stop checking every timesheet", "commitment"),
+        ("What will happen if I delegate?", "question"),
+    ],
+)
+def test_commitments_are_read_in_plain_words(coach, message, intent):
+    assert coach.ask(message).intent == intent

@@ -11,7 +11,8 @@ from conftest import CORPUS, ROOT
 from assistant.corpus import load_corpus
 
 DOCS, PROBLEMS = load_corpus(CORPUS)
-ARTICLES = [d for d in DOCS if d.doc_id != "management-vs-leadership"]
+ARTICLES = [d for d in DOCS if d.doc_id != "management-vs-leadership" and d.metadata.get("kind") != "playbook"]
+CARDS = [d for d in DOCS if d.metadata.get("kind") == "playbook"]
 QUESTIONS = [json.loads(line) for line in (ROOT / "eval/data/questions.jsonl").open(encoding="utf-8")]
 
 
@@ -32,6 +33,27 @@ def test_article_front_matter_and_length(doc):
     words = len(doc.text.split())
     assert 500 <= words <= 1300, f"{doc.doc_id}: {words} words"
     assert doc.text.count("\n## ") >= 3, f"{doc.doc_id}: needs sections with headings"
+
+
+@pytest.mark.parametrize("doc", CARDS, ids=lambda d: d.doc_id)
+def test_playbook_card_has_reading_options_pitfalls_questions_and_examples(doc):
+    from assistant.playbook import read_card
+    from assistant.questions import SIDE_OF
+
+    card = read_card(doc)
+    assert card is not None and card.doc_id == f"playbook-{Path(doc.path).stem}"
+    assert card.facets and set(card.facets) <= set(SIDE_OF) and card.lacking in SIDE_OF
+    assert card.reading and card.watch and 2 <= len(card.questions) <= 3
+    assert all(q.endswith("?") for q in card.questions)
+    assert 3 <= len(card.options) <= 5
+    for option in card.options:
+        assert option.why is not None and (CORPUS / f"{option.source}.md").exists(), option.action.text
+        assert doc.text[option.line.start : option.line.end].startswith(option.action.text[:30])
+    assert len(card.examples) >= 12 and len(set(card.examples)) == len(card.examples)
+
+
+def test_the_playbook_covers_the_common_situations():
+    assert len(CARDS) >= 80
 
 
 def test_ids_are_unique():

@@ -19,9 +19,9 @@ from conftest import CORPUS, ROOT, pdf_bytes, running_app
 from assistant import Coach, Settings
 from assistant.answer.context import markers
 from assistant.chunking import chunk_document, chunk_sentences
-from assistant.coach import OUT_OF_SCOPE
 from assistant.corpus import load_corpus, load_document
 from assistant.index import Index, version_hash
+from assistant.replies import OFF_TOPIC
 from assistant.retrieval import HybridRetriever
 from assistant.ui import diagnosis_html, exposure_warning, read_auth, sources_html
 
@@ -120,7 +120,9 @@ def test_an_instruction_in_a_message_is_just_a_message(hardened: Coach, message:
     _well_formed(reply)
     # Nothing but library passages and the usual frame: no instructions of any backend leak out.
     assert "You are a leadership coach" not in reply.text and "quoted data" not in reply.text
-    assert all(c.doc_id in {d.name.removesuffix(".md") for d in CORPUS.glob("*.md")} for c in reply.citations)
+    library = {d.name.removesuffix(".md") for d in CORPUS.glob("*.md")}
+    library |= {f"playbook-{d.name.removesuffix('.md')}" for d in CORPUS.glob("playbook/*.md")}
+    assert all(c.doc_id in library for c in reply.citations)
 
 
 # ---- documents --------------------------------------------------------------------------
@@ -134,7 +136,7 @@ def test_a_hostile_document_is_quoted_at_most(hardened: Coach, coach: Coach):
     # Everywhere else the coach answers exactly as it does without the document.
     for question in ["What is the GROW model?", "Am I managing or leading if I review every timesheet?"]:
         assert hardened.ask(question).text == coach.ask(question).text
-    assert hardened.ask("What's the capital of Australia?").text == OUT_OF_SCOPE
+    assert hardened.ask("What's the capital of Australia?").text == OFF_TOPIC
 
 
 def test_bad_uploads_get_a_clear_message_and_change_nothing(hardened: Coach, tmp_path: Path):
@@ -259,7 +261,8 @@ def test_an_ingest_killed_half_way_still_answers_and_is_finished_next_time(
     settings = Settings(data_dir=data_copy, corpus_dir=corpus)
     index = Index(settings, coach.embedder)
     retriever = HybridRetriever(index, coach.embedder, settings.top_k, settings.relevance_floor)
-    for question, doc_id in [("What is the GROW model?", "grow-model"), ("How do I give feedback?", "sbi-feedback")]:
+    asked = [("What is the GROW model?", "grow-model"), ("What is the SBI feedback model?", "sbi-feedback")]
+    for question, doc_id in asked:
         found = retriever.retrieve(question)
         assert found.in_scope and found.passages[0].chunk.doc_id == doc_id
     halfway = _by_doc(index.chunks)
@@ -364,7 +367,7 @@ def test_the_app_asks_for_a_login_when_auth_is_set(guarded_app: str):
     with pytest.raises(Exception):  # noqa: B017 - gradio_client raises different types across versions
         Client(guarded_app, verbose=False).predict("What is the GROW model?", [], 5, True, api_name="/chat")
     client = Client(guarded_app, auth=("coach", "letmein"), verbose=False)
-    _, messages, sources, _ = client.predict("What is the GROW model?", [], 5, True, api_name="/chat")
+    _, messages, sources, _, _ = client.predict("What is the GROW model?", [], 5, True, api_name="/chat")
     assert "[1]" in str(messages[1]["content"]) and 'id="source-1-1"' in sources
 
 
@@ -429,6 +432,6 @@ def test_markup_in_the_chat_is_escaped_before_gradio_renders_it(guarded_app: str
     from gradio_client import Client
 
     client = Client(guarded_app, auth=("coach", "letmein"), verbose=False)
-    _, messages, _, _ = client.predict(XSS_MESSAGE, [], 5, False, api_name="/chat")
+    _, messages, _, _, _ = client.predict(XSS_MESSAGE, [], 5, False, api_name="/chat")
     assert all("<img" not in str(m["content"]) for m in messages)
     assert "&lt;img src=x" in str(messages[0]["content"])  # shown, as text

@@ -5,7 +5,6 @@ Gradio's session hash) are never shown to another session. Handlers are plain fu
 the Coach and the event's data, bound to the page with ``functools.partial``.
 """
 
-
 import html
 import tempfile
 import time

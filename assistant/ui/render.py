@@ -30,7 +30,7 @@ def highlighted(c: Citation) -> str:
 
 
 def source_title(c: Citation) -> str:
-    """"Title — Section", or the title alone when the passage sits under the document's own title."""
+    """ "Title — Section", or the title alone when the passage sits under the document's own title."""
     if not c.section or c.section.strip().lower() == c.title.strip().lower():
         return c.title
     return f"{c.title} — {c.section}"

@@ -35,8 +35,10 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     # saying what happens: the first build takes a while.
     say(f"Opening the library index in {coach.settings.data_dir} (the first start builds it)...")
     report = coach.ingest(progress=True)
-    say(f"Library ready: {len(report.added) + len(report.updated) + len(report.unchanged)} documents "
-        f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed).")
+    say(
+        f"Library ready: {len(report.added) + len(report.updated) + len(report.unchanged)} documents "
+        f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed)."
+    )
     say("Loading the models...")
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
     app = build_app(coach)
