@@ -28,7 +28,6 @@ from .questions import (
     WAY_FORWARD_QUESTION,
 )
 from .replies import CONVERSATIONAL, MISREAD, OUT_OF_SCOPE, SAFETY
-from .session import commitment_text
 from .settings import Settings
 from .types import Diagnosis, Facet, Passage, Reply, Sentence
 from .understanding import Understanding
@@ -169,7 +168,7 @@ class Coaching:
             sections, question = self._options(matches, vector, shown), OPTIONS_QUESTION
         else:
             sections, question = self._commitment(matches, diagnosis, read.vector, text), WAY_FORWARD_QUESTION
-            notes = [f"Noted your commitment: “{commitment_text(text)}”.", *notes]
+            notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
             return None
         return Context(

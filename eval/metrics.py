@@ -261,7 +261,8 @@ def reply_quality(pairs: list[tuple[str, Reply]]) -> Scores:
     rows = []
     for message, reply in pairs:
         text = strip_markers(reply.text)
-        last = [p for p in text.split("\n\n") if p.strip() and not p.strip().startswith("_")][-1:]
+        paragraphs = MARKER.sub("", reply.text).split("\n\n")
+        last = [p for p in paragraphs if p.strip() and not p.strip().startswith("_")][-1:]
         rows.append(
             {
                 "message": message[:120],

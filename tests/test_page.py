@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.ui.page import export_file, on_like, respond
+from assistant.ui.handlers import export_file, on_like, respond
 from assistant.ui.render import history_from_turns, source_title, sources_html, turns_sources_html
 
 SITUATION = "I spent my week approving expenses and checking timesheets. Am I managing or leading?"
