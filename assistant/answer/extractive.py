@@ -15,7 +15,7 @@ import numpy as np
 from ..chunking import stable_id
 from ..types import Citation, Diagnosis, Reply, Sentence
 from .context import Context, Quote, Section, Slot, citation
-from .ranking import Candidate, score, starts_with_pronoun
+from .ranking import Candidate, leans_on_what_came_before, score
 
 # A second quote must add something: skip sentences this close to one already chosen.
 NEAR_DUPLICATE = 0.85
@@ -108,7 +108,9 @@ def _candidates(context: Context, slot: Slot) -> list[Candidate]:
     for chunk_id, items in by_chunk.items():
         items.sort(key=lambda item: item[0].start)
         for position, (sentence, vector) in enumerate(items):
-            if sentence.text.rstrip().endswith("?"):
+            # A question is no answer; a sentence that leans on one before it, with none before
+            # it in the passage, would be quoted as an orphan.
+            if sentence.text.rstrip().endswith("?") or (position == 0 and leans_on_what_came_before(sentence.text)):
                 continue
             out.append(Candidate(sentence, vector, slot.passages[rank[chunk_id]], rank[chunk_id], position))
     return out
@@ -117,7 +119,7 @@ def _candidates(context: Context, slot: Slot) -> list[Candidate]:
 def _quote(context: Context, c: Candidate) -> Quote:
     """The candidate as a quote; a sentence that leans on the one before it is quoted with it."""
     sentence = c.sentence
-    if starts_with_pronoun(sentence.text) and c.position > 0:
+    if leans_on_what_came_before(sentence.text) and c.position > 0:
         before = [s for s, _ in context.sentences if s.chunk_id == sentence.chunk_id and s.end <= sentence.start]
         if before:
             prev = max(before, key=lambda s: s.end)

@@ -57,6 +57,12 @@ def starts_with_pronoun(text: str) -> bool:
     return bool(_PRONOUN.match(text.strip()))
 
 
+def leans_on_what_came_before(text: str) -> bool:
+    """Whether a sentence needs an earlier one to make sense: it opens with a pronoun, or has one
+    in its first words before any name ("In his 1989 book, he summarized...")."""
+    return starts_with_pronoun(text) or (bool(_EARLY_PRONOUN.match(text)) and not _NAME.match(text))
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A sentence of a retrieved passage, with what the ranker needs to know about it."""
