@@ -23,6 +23,7 @@ ANSWER_SENTENCES = 2
 SUPPORTING_POINTS = 2
 # A supporting point must score at least this share of the best answer's score above the weakest.
 SUPPORT_SHARE = 0.5
+JOINED = 3
 
 
 class ExtractiveBackend:
@@ -117,20 +118,26 @@ def _candidates(context: Context, slot: Slot) -> list[Candidate]:
 
 
 def _quote(context: Context, c: Candidate) -> Quote:
-    """The candidate as a quote; a sentence that leans on the one before it is quoted with it."""
+    """The candidate as a quote; a sentence that leans on the one before it is quoted with it
+    (and that one with its own, up to JOINED sentences, while each leans back)."""
     sentence = c.sentence
-    if leans_on_what_came_before(sentence.text) and c.position > 0:
-        before = [s for s, _ in context.sentences if s.chunk_id == sentence.chunk_id and s.end <= sentence.start]
-        if before:
-            prev = max(before, key=lambda s: s.end)
-            sentence = Sentence(
-                stable_id(sentence.chunk_id, str(prev.start), "joined"),
-                sentence.chunk_id,
-                sentence.doc_id,
-                f"{prev.text} {sentence.text}",
-                prev.start,
-                sentence.end,
-            )
+    earlier = sorted(
+        (s for s, _ in context.sentences if s.chunk_id == sentence.chunk_id and s.end <= sentence.start),
+        key=lambda s: s.end,
+    )
+    first, texts = sentence, [sentence.text]
+    while earlier and len(texts) < JOINED and leans_on_what_came_before(first.text):
+        first = earlier.pop()
+        texts.insert(0, first.text)
+    if first is not sentence:
+        sentence = Sentence(
+            stable_id(sentence.chunk_id, str(first.start), "joined"),
+            sentence.chunk_id,
+            sentence.doc_id,
+            " ".join(texts),
+            first.start,
+            sentence.end,
+        )
     return Quote(c.passage, sentence)
 
 
