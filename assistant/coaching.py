@@ -189,7 +189,7 @@ class Coaching:
     ) -> tuple[list[Section], str]:
         card = match.card
         named = match.score >= CARD_NAMED[self.library.playbook.learned]
-        lead = f"It sounds like {card.title[0].lower()}{card.title[1:].rstrip('.')}." if named else ""
+        lead = f"It sounds like {lower_first(card.title).rstrip('.')}." if named else ""
         lacking = card.lacking
         reason: list[Quote] = []
         if diagnosis is not None:
@@ -209,7 +209,7 @@ class Coaching:
                 bullets=True,
             ),
         ]
-        return sections, self._card_question(card, vector, shown) or TOWARD.get(lacking, OPTIONS_QUESTION)
+        return sections, self._card_question(card, shown) or TOWARD.get(lacking, OPTIONS_QUESTION)
 
     def _options(self, matches: list[Match], vector: np.ndarray, shown: str) -> list[Section]:
         quotes: list[Quote] = []
@@ -218,8 +218,8 @@ class Coaching:
         # What was not shown yet comes first; then the rest, so the list is never empty.
         fresh = [q for q in quotes if q.sentence.text[:60] not in shown]
         chosen = (fresh + [q for q in quotes if q not in fresh])[:OPTIONS_SHOWN]
-        title = matches[0].card.title
-        return [Section(f"Here are some options for when {title[0].lower()}{title[1:]}:", chosen, bullets=True)]
+        title = lower_first(matches[0].card.title)
+        return [Section(f"Here are some options for when {title}:", chosen, bullets=True)]
 
     def _commitment(
         self, matches: list[Match], diagnosis: Diagnosis | None, vector: np.ndarray, text: str
@@ -233,12 +233,9 @@ class Coaching:
         if not matches or matches[0].score < CARD_NAMED[self.library.playbook.learned]:
             return sections
         card = matches[0].card
-        options = [o.line for o in card.options]
-        sims = self.library.playbook.line_vectors(card, options) @ vector
-        if sims.max() >= SAME_MOVE:
-            best = self._quote(card, options[int(sims.argmax())], float(sims.max()))
-            if best:
-                sections.append(Section("It matches a move that tends to work:", [best]))
+        best = self._best_lines(card, [o.line for o in card.options], vector, 1)
+        if best and best[0].passage.similarity >= SAME_MOVE:
+            sections.append(Section("It matches a move that tends to work:", best))
         watch = self._best_lines(card, card.watch, vector, 1)
         if watch:
             sections.append(Section("One thing to watch:", watch))
@@ -269,7 +266,7 @@ class Coaching:
         )
         return Quote(Passage(chunk, similarity, similarity), sentence)
 
-    def _card_question(self, card: Card, vector: np.ndarray, shown: str) -> str:
+    def _card_question(self, card: Card, shown: str) -> str:
         questions = [second_person(q) for q in card.questions]
         fresh = [q for q in questions if q not in shown]
         return fresh[0] if fresh else ""
@@ -300,6 +297,11 @@ def with_card(diagnosis: Diagnosis, match: Match, sure: float) -> Diagnosis:
     management = round((1 - weight) * diagnosis.management + weight * card_share, 4)
     lean = "management" if management > 0.6 else "leadership" if management < 0.4 else "balanced"
     return Diagnosis(lean, management, round(1 - management, 4), facets, diagnosis.evidence)
+
+
+def lower_first(title: str) -> str:
+    """A card's title inside a sentence ("You redo..." -> "you redo...")."""
+    return title[:1].lower() + title[1:]
 
 
 def read_line(diagnosis: Diagnosis) -> str:
