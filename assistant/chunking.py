@@ -108,8 +108,9 @@ def _kind(line: str) -> str:
     return "quote" if line.lstrip().startswith(">") else "text"
 
 
-def _units(text: str, lines: list[tuple[int, int, str]]) -> list[_Unit]:
-    """Sentences of paragraphs; a short bullet list glued to the line before it; a quote whole."""
+def _units(text: str, lines: list[tuple[int, int, str]], max_chars: int = MAX_CHARS) -> list[_Unit]:
+    """Sentences of paragraphs; a short bullet list glued to the line before it; a quote whole; a
+    list item of sentences as one unit, so that no chunk boundary cuts an item in two."""
     blocks: list[tuple[int, int, str]] = []  # runs of paragraph, list or quote lines
     ends_block = True
     for a, b, line in lines:
@@ -134,10 +135,14 @@ def _units(text: str, lines: list[tuple[int, int, str]]) -> list[_Unit]:
         elif kind == "list" and max(e - s for s, e in items) <= SHORT_ITEM:
             intro = units.pop() if units and text[units[-1].start : units[-1].end].rstrip().endswith(":") else None
             units.append(_Unit(intro.start if intro else a, b, True))
-        elif kind == "list":  # items that are full sentences are quoted one by one
+        elif kind == "list":  # items that are full sentences are quoted one by one, kept in one chunk
             for s, e in items:
                 marker = _ITEM_MARKER.match(text, s)
-                units.extend(_Unit(x, y) for x, y in sentence_spans(text, marker.end() if marker else s, e))
+                spans = sentence_spans(text, marker.end() if marker else s, e)
+                if spans and spans[-1][1] - spans[0][0] <= max_chars:
+                    units.append(_Unit(spans[0][0], spans[-1][1]))
+                else:
+                    units.extend(_Unit(x, y) for x, y in spans)
         else:
             units.extend(_Unit(s, e) for s, e in sentence_spans(text, a, b))
     return units
@@ -149,7 +154,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for title, sec_start, _sec_end, lines in _sections(text):
-        units = _units(text, lines)
+        units = _units(text, lines, max_chars)
         groups: list[list[_Unit]] = []
         for unit in units:
             if groups and unit.end - groups[-1][0].start <= max_chars:

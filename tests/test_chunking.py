@@ -83,3 +83,19 @@ def test_wrapped_lines_of_a_pdf_stay_one_sentence():
     sentences = [s.text for s in chunk_sentences(text, chunk)]
     assert sentences[0].endswith("only handed tasks.")
     assert not any(re.match(r"who are only", s) for s in sentences)
+
+
+def test_no_chunk_boundary_cuts_a_list_item_in_two():
+    from assistant.playbook import read_card
+
+    cut = []
+    for doc in DOCS:
+        card = read_card(doc) if doc.metadata.get("kind") == "playbook" else None
+        if card is None:
+            continue
+        chunks = chunk_document(doc)
+        for option in card.options:
+            line = option.line  # the action and why it helps, quoted together
+            if not any(c.start <= line.start and line.end <= c.end for c in chunks):
+                cut.append((doc.doc_id, line.text[:50]))
+    assert cut == []
