@@ -46,6 +46,15 @@ SPLIT = 4  # the packaged model's layers below this are shared; those above are 
 SETTINGS_FILE = Path(__file__).resolve().parent / "models" / "understanding.json"
 
 # The second net for distress: words that always mean risk to life or safety.
+# A question this long, that the model also reads as a situation this much, is a situation.
+STORY_WORDS = 35
+STORY_SITUATION = 0.3
+# More grammar of a step taken, beside the commitment cue the model was trained with.
+_STEP = re.compile(
+    r"\b(going to|from next (?:week|month|quarter)|next time|decision made|decided|anymore|any more|"
+    r"this (?:week|month)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday))\b",
+    re.I,
+)
 DISTRESS_WORDS = re.compile(
     r"""\b(?:
     kill(?:ing)?\ (?:myself|himself|herself|themselves)|suicid\w*|end(?:ing)?\ (?:it\ all|my\ life|her\ life|his\ life)|
@@ -54,7 +63,10 @@ DISTRESS_WORDS = re.compile(
     no\ reason\ to\ live|better\ off\ without\ me|better\ off\ if\ i\ (?:just\ )?(?:wasn'?t|weren'?t)\ (?:here|around)|
     not\ (?:be\ )?waking\ up|(?:won'?t|will\ not)\ be\ around|don'?t\ plan\ on\ being\ (?:around|here)|
     (?:not|never)\ be\ here\ anymore|(?:sorted\ out|written|wrote|made)\ my\ will|turn\ the\ wheel|
-    step\ in\ front\ of|
+    step\ in\ front\ of|(?:standing|stood|sitting|sat)\ on\ (?:a|the)\ (?:bridge|ledge|roof\ edge)|
+    (?:won'?t|will\ not|wouldn'?t)\ be\ a\ burden|a\ burden\ to\ (?:anyone|everyone|everybody|my\ family)|
+    (?:don'?t|doesn'?t|do\ not|does\ not|can'?t)\ see\ the\ point\ (?:anymore|any\ more|of\ (?:going\ on|living|it\ all))|
+    (?:kids|children|family|everyone|everybody)\ (?:would|will|'d)\ be\ better\ off\ (?:with|without)|
     (?:gave|giving|given)\ away\ (?:my|his|her|all)|(?:saved|saving|stockpil\w*|hoard\w*)\ (?:up\ )?(?:pills|tablets)|
     goodbye\ (?:note|letter|message)s?|
     sexual(?:ly)?\ (?:assault\w*|harass\w*)|assaulted|grop(?:ed|ing|es)|rape[ds]?|abus(?:ed|ive|ing)\ (?:me|her|him)|
@@ -232,6 +244,13 @@ class Reader:
         # A window of a long message, read alone, must be sure: windows cut sentences apart.
         window = float(probs[1:n, at].max()) if n > 1 else 0.0
         intent = max(scores, key=scores.get)
+        ranked = sorted(scores, key=scores.get, reverse=True)
+        # The model's two blind spots, settled by the words: a commitment has its grammar ("I will",
+        # "from Monday"); a long story that ends in "how do I handle it?" wants coaching on it.
+        if intent == "commitment" and not (_CUES["commitment"].search(text[:CUE_CHARS]) or _STEP.search(text[:CUE_CHARS])):
+            intent = ranked[1]
+        if intent == "question" and len(text.split()) >= STORY_WORDS and scores["situation"] >= STORY_SITUATION:
+            intent = "situation"
         words = bool(DISTRESS_WORDS.search(text[: CUE_CHARS * 2]))
         if distress >= self.distress_threshold or window >= self.distress_sure or words:
             intent = "distress"
