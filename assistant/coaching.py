@@ -21,6 +21,7 @@ from .library import Library
 from .playbook import Card, Line, Match
 from .questions import (
     COUNTERPART,
+    FIRM_UP_QUESTION,
     GOAL_QUESTION,
     OPTIONS_QUESTION,
     SIDE_OF,
@@ -48,12 +49,29 @@ CARD_WEIGHT = 0.5
 ASK_ABOUT_THEIR_TEAM = "Where does this show up in your own team right now?"
 # A card option this close to a commitment is the move the person chose.
 SAME_MOVE = 0.5
+# How sure a card match must be for a commitment made without a situation before it to get
+# the card's pitfall.
+SURE_STANDALONE = 0.6
 OPTIONS_SHOWN = 3
 # A passage this close overrules an off-topic reading (off-topic test and holdout messages
 # reached 0.48 at most; "What is the GROW model?" 0.53).
 LIBRARY_KNOWS = 0.52
 # How much the facet a situation lacks weighs, beside the situation itself, in choosing options.
 LACKING_WEIGHT = 0.3
+# A how-to question is answered, then given a card's options when the matcher is this sure; a
+# goal gets the steps of its card instead of library quotes.
+HOW_TO = re.compile(
+    r"^\W*(?:how (?:do|can|should|would|could) (?:i|we|you)\b|how to\b|what should i\b|what'?s the best way\b|"
+    r"any (?:tips|advice|ideas)\b)|\bwhat (?:do|should|can) i do\b",
+    re.I,
+)
+CARD_FOR = {"question": 0.5, "goal": 0.15}
+GOAL_LEAD = "That's a goal worth working toward. Steps that tend to get you there:"
+HOW_TO_LEAD = "Here is what tends to work:"
+# A follow-up this short (or one that refers back) is about the card already under discussion.
+FOLLOW_UP_WORDS = 15
+# "Is this managing or leading?", asked about the situation under discussion.
+WHICH_SIDE = re.compile(r"\b(?:manag\w*|lead\w*)\b.{0,40}\bor\b.{0,20}\b(?:manag\w*|lead\w*)\b", re.I)
 VERB = {"management": "managing", "leadership": "leading"}
 
 
@@ -87,6 +105,10 @@ class Coaching:
         if intent in CONVERSATIONAL:
             return Reply(CONVERSATIONAL[intent], [], intent != "off_topic", query=text, notes=notes, intent=intent)
         wanted = self.settings.diagnose if diagnose is None else diagnose
+        if intent in ("question", "goal") and history:
+            planned = self._follow_up(text, read, history, notes, wanted)
+            if planned is not None:
+                return planned
         if intent in ("situation", "options", "commitment"):
             planned = self._coach(text, read, history, notes, wanted)
             if planned is not None:
@@ -114,10 +136,20 @@ class Coaching:
         retriever = self.library.retriever
         found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
         covered = found.in_scope and bool(found.passages)
-        if not covered and read.intent != "situation":
+        card = self._card_for(text, read)
+        if not covered and card is None and read.intent != "situation":
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
         sections, question, diagnosis = [], ASK_ABOUT_THEIR_TEAM, None
-        if read.intent == "goal":
+        if card is not None:
+            shown = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+            goal = read.intent == "goal"
+            options = self._ranked_options(card, read.vector, card.lacking, shown)[:OPTIONS_SHOWN]
+            sections = [Section(GOAL_LEAD if goal else HOW_TO_LEAD, options, bullets=True)]
+            question = GOAL_QUESTION if goal else self._card_question(card, shown) or question
+            # The card's moves are the answer to "how do I..."; sentences about the topic in
+            # general, picked beside them, read as unrelated.
+            covered = False
+        elif read.intent == "goal":
             question = GOAL_QUESTION
         elif read.intent == "situation" and wanted:  # no playbook card fits: the read, then the library
             diagnosis = self.diagnoser.diagnose(text, read.vector, layers=read.layers, force=True)
@@ -138,13 +170,80 @@ class Coaching:
             sections=sections,
         )
 
+    def _card_for(self, text: str, read: Understanding) -> Card | None:
+        """The card whose options answer a how-to question or a goal, when the match is sure."""
+        floor = CARD_FOR.get(read.intent)
+        if floor is None or (read.intent == "question" and not HOW_TO.search(text)):
+            return None
+        playbook = self.library.playbook
+        matches = playbook.match(read.vector, read.layers, 1)
+        if not matches or matches[0].score < (floor if playbook.learned else CARD_NAMED[False]):
+            return None
+        return matches[0].card
+
+    def _discussed(self, history: list[dict]) -> Card | None:
+        """The card whose options the latest reply that gave any showed: the situation under discussion."""
+        cards = self.library.playbook.cards
+        for message in reversed(history):
+            if message.get("role") != "assistant":
+                continue
+            content = str(message.get("content", ""))
+            for card in cards:
+                if any(o.action.text[:60] in content for o in card.options):
+                    return card
+        return None
+
+    def _follow_up(
+        self, text: str, read: Understanding, history: list[dict], notes: list[str], wanted: bool
+    ) -> Context | None:
+        """A short question about the situation under discussion: "is this managing or leading?"
+        gets the read of that situation; "why does that matter?" the card's own lines nearest it."""
+        if len(text.split()) > FOLLOW_UP_WORDS and not _REFERRING.search(text):
+            return None
+        earlier = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
+        card = self._discussed(history)
+        shown = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+        if WHICH_SIDE.search(text) and earlier and wanted:
+            situation = " ".join(earlier[-CONDENSE_WINDOW:])
+            encoded = self.embedder.encode([situation])
+            diagnosis = self.diagnoser.diagnose(situation, encoded.vectors[0], layers=encoded.layers[0], force=True)
+            if diagnosis is None:
+                return None
+            quotes: list[Quote] = []
+            if card is not None:
+                diagnosis = with_card(diagnosis, Match(card, 1.0), CARD_NAMED[self.library.playbook.learned])
+                aim = self._facet_vectors()[diagnosis.drivers()[0].name] + encoded.vectors[0]
+                quotes = self._best_lines(card, card.reading, aim, 1)
+            lead = read_line(diagnosis) if quotes else read_line(diagnosis).rstrip(":") + "."
+            sections = [Section(lead, quotes)]
+            question = (card and self._card_question(card, shown)) or TOWARD[COUNTERPART[diagnosis.drivers()[0].name]]
+        elif card is not None:
+            lines = [*card.reading, *card.watch]
+            sections = [Section("", self._best_lines(card, lines, read.vector, 2))]
+            question = self._card_question(card, shown) or OPTIONS_QUESTION
+            diagnosis = None
+        else:
+            return None
+        return Context(
+            question=text,
+            query=text,
+            slots=[],
+            sentences=[],
+            history=history,
+            diagnosis=diagnosis,
+            notes=notes,
+            coaching_question=question,
+            intent=read.intent,
+            sections=sections,
+        )
+
     # ---- situations, options and commitments: coach from the playbook --------------------
     def _coach(
         self, text: str, read: Understanding, history: list[dict], notes: list[str], wanted: bool
     ) -> Context | None:
         intent = read.intent
         # Options are about the situation under discussion; a commitment is read with it too.
-        subject = f"{read.previous} {text}" if read.previous and intent in ("options", "commitment") else text
+        subject = condense(text, history) if intent in ("options", "commitment") else text
         if subject == text:
             vector, layers = read.vector, read.layers
         else:
@@ -152,6 +251,16 @@ class Coaching:
             vector, layers = encoded.vectors[0], encoded.layers[0]
         playbook = self.library.playbook
         matches = [m for m in playbook.match(vector, layers, 2) if m.score >= CARD_FLOOR[playbook.learned]]
+        discussed = self._discussed(history) if intent in ("options", "commitment") else None
+        # A step announced after a situation's options is about that situation; options are, when
+        # asked for in a short or referring follow-up.
+        if discussed is not None and (
+            intent == "commitment" or len(text.split()) <= FOLLOW_UP_WORDS or _REFERRING.search(text)
+        ):
+            sure = CARD_NAMED[playbook.learned]
+            matches = [Match(discussed, 1.0), *(m for m in matches if m.card is not discussed and m.score >= sure)][:2]
+        else:
+            discussed = None
         diagnosis = None
         if wanted and intent in ("situation", "commitment"):
             diagnosis = self.diagnoser.diagnose(
@@ -167,7 +276,8 @@ class Coaching:
         elif intent == "options":
             sections, question = self._options(matches, vector, shown), OPTIONS_QUESTION
         else:
-            sections, question = self._commitment(matches, diagnosis, read.vector, text), WAY_FORWARD_QUESTION
+            sections = self._commitment(matches, diagnosis, read.vector, discussed, hedges(text))
+            question = FIRM_UP_QUESTION if hedges(text) else WAY_FORWARD_QUESTION
             notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
             return None
@@ -222,20 +332,38 @@ class Coaching:
         return [Section(f"Here are some options for when {title}:", chosen, bullets=True)]
 
     def _commitment(
-        self, matches: list[Match], diagnosis: Diagnosis | None, vector: np.ndarray, text: str
+        self,
+        matches: list[Match],
+        diagnosis: Diagnosis | None,
+        vector: np.ndarray,
+        discussed: Card | None,
+        hedged: list[str],
     ) -> list[Section]:
-        lead = "That's a concrete step, and naming it makes it more likely to happen."
-        if diagnosis is not None and diagnosis.lean in VERB:
-            facet = diagnosis.drivers(1)[0].name
-            lead = f"That's a concrete step, and it moves you toward **{VERB[diagnosis.lean]}**: more {facet}."
+        # After a situation's options, the step moves toward what that situation lacked (the
+        # options were chosen for it); otherwise the commitment heads read the step itself.
+        toward = ""
+        if discussed is not None and discussed.lacking in SIDE_OF:
+            toward = f"**{VERB[SIDE_OF[discussed.lacking]]}**: more {discussed.lacking}"
+        elif diagnosis is not None and diagnosis.lean in VERB:
+            toward = f"**{VERB[diagnosis.lean]}**: more {diagnosis.drivers(1)[0].name}"
+        if hedged:  # "Probably. If I find time." is an intention, not yet a step
+            said = _and("“" + _LONE_I.sub("I", h.lower()) + "”" for h in hedged)
+            lead = f"Naming it is a start, though {said} {'leave' if len(hedged) > 1 else 'leaves'} room for it not to happen."
+            lead += f" Done, it would move you toward {toward}." if toward else ""
+        else:
+            lead = f"That's a concrete step, and it moves you toward {toward}." if toward else (
+                "That's a concrete step, and naming it makes it more likely to happen."
+            )
         sections = [Section(lead)]
         # A card only when it is clearly the situation the step answers: a wrong card's pitfall misleads.
-        if not matches or matches[0].score < CARD_NAMED[self.library.playbook.learned]:
+        if not matches or (discussed is None and matches[0].score < SURE_STANDALONE):
             return sections
         card = matches[0].card
         best = self._best_lines(card, [o.line for o in card.options], vector, 1)
         if best and best[0].passage.similarity >= SAME_MOVE:
             sections.append(Section("It matches a move that tends to work:", best))
+        elif best:
+            sections.append(Section("One thing that helps it land:", best))
         watch = self._best_lines(card, card.watch, vector, 1)
         if watch:
             sections.append(Section("One thing to watch:", watch))
@@ -297,6 +425,25 @@ def with_card(diagnosis: Diagnosis, match: Match, sure: float) -> Diagnosis:
     management = round((1 - weight) * diagnosis.management + weight * card_share, 4)
     lean = "management" if management > 0.6 else "leadership" if management < 0.4 else "balanced"
     return Diagnosis(lean, management, round(1 - management, 4), facets, diagnosis.evidence)
+
+
+_HEDGE = re.compile(
+    r"\b(probably|maybe|perhaps|hopefully|if i (?:find|get|have) (?:the )?time|"
+    r"when i get (?:a|the) chance|at some point|if i can|we'?ll see|not sure)\b",
+    re.I,
+)
+
+
+_LONE_I = re.compile(r"\bi\b")
+
+
+def hedges(text: str) -> list[str]:
+    """The words that make a commitment tentative ("probably", "if I find time"), as written."""
+    found: list[str] = []
+    for m in _HEDGE.finditer(text):
+        if m.group(0).lower() not in (f.lower() for f in found):
+            found.append(m.group(0))
+    return found
 
 
 def lower_first(title: str) -> str:

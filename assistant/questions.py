@@ -69,3 +69,4 @@ COUNTERPART = {
 GOAL_QUESTION = "What would tell you, a month from now, that you got there?"
 OPTIONS_QUESTION = "Which of these would you try first, and what is the smallest step you could take this week?"
 WAY_FORWARD_QUESTION = "What might get in the way, and how will you know it worked?"
+FIRM_UP_QUESTION = "What would make it definite: which day, and what is the first thing you will do?"

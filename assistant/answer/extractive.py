@@ -111,10 +111,16 @@ def _candidates(context: Context, slot: Slot) -> list[Candidate]:
         for position, (sentence, vector) in enumerate(items):
             # A question is no answer; a sentence that leans on one before it, with none before
             # it in the passage, would be quoted as an orphan.
-            if sentence.text.rstrip().endswith("?") or (position == 0 and leans_on_what_came_before(sentence.text)):
+            if is_question(sentence.text) or (position == 0 and leans_on_what_came_before(sentence.text)):
                 continue
             out.append(Candidate(sentence, vector, slot.passages[rank[chunk_id]], rank[chunk_id], position))
     return out
+
+
+def is_question(text: str) -> bool:
+    """A question, or a list of them run together ("What would...?, Am I...?.")."""
+    text = text.rstrip()
+    return text.endswith(("?", "?.", '?"', "?”")) or "?, " in text
 
 
 def _quote(context: Context, c: Candidate) -> Quote:
