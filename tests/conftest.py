@@ -54,9 +54,9 @@ def small_corpus(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def running_app(data: Path, **env: str) -> Iterator[str]:
-    """``python app.py`` in its own process on a free loopback port; yields its URL."""
-    with serve.running_app(data, **env) as (url, _):
+def running_app(data: Path, port: int | None = None, **env: str) -> Iterator[str]:
+    """``python app.py`` in its own process on a loopback port (a free one unless given); yields its URL."""
+    with serve.running_app(data, port=port, **env) as (url, _):
         yield url
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, running_app
 
+from eval import serve
+
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -188,6 +190,22 @@ def test_last_times_commitments_are_offered_on_return(app, page):
     page.get_by_role("button", name="Pick up where we left off").click()
     page.wait_for_function("() => document.querySelector('textarea').value.includes('Priya')", timeout=15_000)
     page.screenshot(path=ARTIFACTS / "9-pick-up.png", full_page=True)
+
+
+def test_commitments_are_offered_after_the_app_restarts(library_dir, tmp_path, page):
+    data = tmp_path / "data"
+    shutil.copytree(library_dir, data)
+    port = serve.free_port()  # the same origin, so the browser keeps what the page stored
+    with running_app(data, port=port) as url:
+        _open(page, url)
+        _ask(page, "This week I will let Priya chair the retro.")
+    with running_app(data, port=port) as url:
+        _open(page, url)
+        banner = page.locator("#last-time")
+        banner.wait_for(timeout=30_000)
+        assert "let Priya chair the retro" in banner.inner_text()
+    secret = data / "browser-secret"
+    assert secret.stat().st_mode & 0o077 == 0 and secret.read_text() not in (data / "app.log").read_text()
 
 
 def test_a_follow_up_and_a_commitment_are_read_against_the_conversation(app, page):

@@ -4,7 +4,10 @@ Each browser session is its own: its chat, its replies and its uploaded document
 Gradio's session hash) are never shown to another session. The handlers live in ``handlers``.
 """
 
+import os
+import secrets
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ..coach import Coach
@@ -68,6 +71,21 @@ JS = """
 """
 
 
+def browser_secret(data_dir: Path) -> str:
+    """The key that signs what the page keeps in the browser, created once in the data dir (so a
+    returning person's id still reads back after a restart) and readable by its owner only."""
+    path = data_dir / "browser-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def build_app(coach: Coach) -> Any:
     """The chat page over ``coach``: streamed cited replies, sources, diagnosis, uploads."""
     import gradio as gr
@@ -93,7 +111,7 @@ def build_app(coach: Coach) -> Any:
 
     with gr.Blocks(title="Leadership coach", analytics_enabled=False) as app:
         turns = gr.State([])
-        stored_id = gr.BrowserState("", storage_key="leadership-coach-user")
+        stored_id = gr.BrowserState("", storage_key="leadership-coach-user", secret=browser_secret(coach.settings.data_dir))
         user_id = gr.State("")  # a copy the chat reads, so API callers need not send one
         gr.Markdown(
             "## Leadership coach\nDescribe what you did this week, or ask about managing and leading. "
