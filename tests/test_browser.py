@@ -3,10 +3,12 @@
 Screenshots of each step land in tests/artifacts/.
 """
 
+import http.server
 import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,44 @@ def test_upload_a_file_and_get_an_answer_citing_it(app, page, tmp_path):
     page.get_by_role("tab", name="Sources").click()
     assert "fernbrook" in page.locator("#sources-panel").inner_text().lower()
     page.screenshot(path=ARTIFACTS / "5-answer-cites-upload.png", full_page=True)
+
+
+def test_quoted_images_and_links_are_shown_as_text_and_fetch_nothing(app, page, tmp_path):
+    url, _ = app
+    fetched: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            fetched.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    outside = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=outside.serve_forever, daemon=True).start()
+    host = f"http://127.0.0.1:{outside.server_address[1]}"
+    notes = tmp_path / "quillmere-rows.md"
+    notes.write_text(
+        f"At Quillmere Farm the pickers ![badge]({host}/pixel.png) choose their own rows each morning, "
+        f"as the [farm guide]({host}/guide) and {host}/raw explain.\n",
+        encoding="utf-8",
+    )
+    try:
+        _open(page, url)
+        page.get_by_role("tab", name="Your documents").click()
+        page.locator("input[type=file]").first.set_input_files(str(notes))
+        page.get_by_text("Added quillmere-rows.md", exact=False).wait_for(timeout=60_000)
+        _ask(page, "Who chooses the rows at Quillmere Farm?")
+        page.get_by_role("tab", name="Sources").click()
+        page.wait_for_timeout(1500)
+        chat = page.locator("[data-testid=bot]").last.inner_text() + _last_reply(page)
+        assert "![badge]" in chat and "pixel.png" in chat  # shown as text
+        assert page.locator(f'img[src^="{host}"]').count() == 0 and page.locator(f'a[href^="{host}"]').count() == 0
+        assert fetched == []
+    finally:
+        outside.shutdown()
 
 
 def test_bad_upload_gets_a_clear_message(app, page, tmp_path):

@@ -15,16 +15,22 @@ _MARKUP = re.compile(r"(^|\n)(?:#{1,6} |&gt; ?)", re.M)
 LEAN_LABEL = {"management": "Leans to managing", "leadership": "Leans to leading", "balanced": "Balanced"}
 
 
+def inert(text: str) -> str:
+    """Escaped text in which Markdown finds no image, link or bare address to render: quoted
+    documents must never make the browser fetch anything. The entities read as the same characters."""
+    return text.replace("](", "&#93;(").replace("://", ":&#47;&#47;").replace("www.", "www&#46;")
+
+
 def linked(text: str, turn: int) -> str:
-    """Reply text with each marker [n] turned into a link to its source card."""
-    return _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{turn}-{m.group(1)})", text)
+    """Reply text (escaped) made inert, then each marker [n] turned into a link to its source card."""
+    return _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{turn}-{m.group(1)})", inert(text))
 
 
 def highlighted(c: Citation) -> str:
     """The passage as HTML with the cited sentence in <mark>."""
     before, quote, after = c.text[: c.quote_start], c.text[c.quote_start : c.quote_end], c.text[c.quote_end :]
     mark = f"<mark>{html.escape(quote)}</mark>" if quote else ""
-    shown = (html.escape(before) + mark + html.escape(after)).replace("**", "")
+    shown = inert(html.escape(before) + mark + html.escape(after)).replace("**", "")
     # Markdown headings and bullets read as plain lines in the card.
     return _MARKUP.sub(r"\1", shown).replace("\n", "<br>")
 
