@@ -70,6 +70,9 @@ GOAL_LEAD = "That's a goal worth working toward. Steps that tend to get you ther
 HOW_TO_LEAD = "Here is what tends to work:"
 # A follow-up this short (or one that refers back) is about the card already under discussion.
 FOLLOW_UP_WORDS = 15
+# "What does Kotter say about this?" is for the library, whatever is under discussion: a name
+# inside the sentence (not its first word, not "I").
+NAMES_A_SOURCE = re.compile(r"(?<=[a-z,] )(?!I\b)[A-Z][a-z]{2,}")
 # "Is this managing or leading?", asked about the situation under discussion.
 WHICH_SIDE = re.compile(r"\b(?:manag\w*|lead\w*)\b.{0,40}\bor\b.{0,20}\b(?:manag\w*|lead\w*)\b", re.I)
 VERB = {"management": "managing", "leadership": "leading"}
@@ -198,7 +201,7 @@ class Coaching:
     ) -> Context | None:
         """A short question about the situation under discussion: "is this managing or leading?"
         gets the read of that situation; "why does that matter?" the card's own lines nearest it."""
-        if len(text.split()) > FOLLOW_UP_WORDS and not _REFERRING.search(text):
+        if (len(text.split()) > FOLLOW_UP_WORDS and not _REFERRING.search(text)) or NAMES_A_SOURCE.search(text):
             return None
         earlier = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
         card = self._discussed(history)
@@ -325,9 +328,9 @@ class Coaching:
         quotes: list[Quote] = []
         for match in matches:
             quotes += self._ranked_options(match.card, vector, match.card.lacking, shown)
-        # What was not shown yet comes first; then the rest, so the list is never empty.
+        # Only what was not shown yet; everything again when all of it was.
         fresh = [q for q in quotes if q.sentence.text[:60] not in shown]
-        chosen = (fresh + [q for q in quotes if q not in fresh])[:OPTIONS_SHOWN]
+        chosen = (fresh or quotes)[:OPTIONS_SHOWN]
         title = lower_first(matches[0].card.title)
         return [Section(f"Here are some options for when {title}:", chosen, bullets=True)]
 

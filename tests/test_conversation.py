@@ -153,3 +153,26 @@ def test_how_to_questions_and_goals_get_moves_from_the_playbook_theory_does_not(
     assert _cards(goal) and goal.text.rstrip().endswith("that you got there?")
     theory = coach.ask("What is psychological safety?")
     assert theory.citations and not _cards(theory)
+
+
+def test_a_named_source_asked_about_mid_conversation_is_answered_from_the_library(coach):
+    _, kotter = _turns(
+        coach,
+        [
+            "We're switching to a new booking system next quarter and my receptionists dread it, lots of complaining.",
+            "What does Kotter say about this?",
+        ],
+    )
+    assert any(c.doc_id.startswith("kotter") for c in kotter.citations) and not _cards(kotter)
+
+
+def test_more_options_are_ones_not_shown_yet(coach):
+    first, more = _turns(
+        coach,
+        [
+            "I sign off every purchase order and every discount myself, even the tiny ones, and my leads wait on me.",
+            "any other ideas?",
+        ],
+    )
+    shown = {c.quote for c in first.citations}
+    assert more.intent == "options" and more.citations and not shown & {c.quote for c in more.citations}
