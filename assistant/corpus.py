@@ -30,6 +30,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def digest(text: str) -> str:
+    """A stable hex digest of ``text``: a key no two different strings share in practice."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def slug(name: str) -> str:
     return _SAFE_ID.sub("-", name.lower()).strip("-") or "document"
 
@@ -168,7 +173,9 @@ def save_upload(source: Path, folder: Path) -> Path:
     if size == 0:
         raise CorpusError(f"{source.name}: the file is empty")
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{slug(Path(source.name).stem)}{suffix}"
+    # The readable part of the name, then a digest of the whole name: "notes.md" and "notes.txt",
+    # or two names of other scripts that reduce to the same letters, never overwrite each other.
+    name = f"{slug(Path(source.name).stem)[:60]}-{digest(source.name)[:8]}{suffix}"
     incoming = folder / f".incoming-{name}"  # hidden: never read as a document
     shutil.copyfile(source, incoming)
     try:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .corpus import CorpusError, load_corpus, save_upload, slug
+from .corpus import CorpusError, digest, load_corpus, save_upload
 from .embeddings import Embedder
 from .index import Index, SyncReport
 from .playbook import Playbook
@@ -115,13 +115,16 @@ class Library:
         except CorpusError as exc:
             raise ValueError(str(exc)) from None
         self._sync_uploads(owner, progress)
-        return next(d for d in self.uploads(owner) if d.path == str(saved))
+        added = [d for d in self.uploads(owner) if d.path == str(saved)]
+        if not added:
+            raise ValueError(f"{Path(path).name}: saved but could not be read back; please try again")
+        return added[0]
 
     def uploads(self, owner: str) -> list[Document]:
         """The documents ``owner`` has added, with ids of their own."""
         folder = self._uploads_dir(owner)
         docs, _ = load_corpus(folder) if folder.exists() else ([], [])
-        return [replace(d, doc_id=f"upload-{slug(owner)[:16]}-{slug(Path(d.path).stem)}") for d in docs]
+        return [replace(d, doc_id=f"upload-{owner_key(owner)}-{Path(d.path).stem}") for d in docs]
 
     def remove_upload(self, doc_id: str, owner: str) -> None:
         """Drop one of ``owner``'s documents from the index and the disk."""
@@ -137,9 +140,15 @@ class Library:
             self._sync_uploads(owner)
 
     def _uploads_dir(self, owner: str) -> Path:
-        return self.settings.data_dir / "uploads" / slug(owner)
+        return self.settings.data_dir / "uploads" / owner_key(owner)
 
     def _sync_uploads(self, owner: str, progress: Any = None) -> None:
         with self._lock:
             self.index.sync(self.uploads(owner), progress=progress, owner=owner)
             self.retriever.refresh()
+
+
+def owner_key(owner: str) -> str:
+    """The folder and id part of an owner: a digest, so "Alice" and "alice", or any two ids in
+    scripts without ASCII letters, never share uploads."""
+    return digest(owner)[:20]

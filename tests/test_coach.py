@@ -5,6 +5,7 @@ import pytest
 import assistant
 from assistant import Citation, Coach, Reply, Settings
 from assistant.answer.context import markers
+from assistant.library import owner_key
 
 
 def test_public_api():
@@ -101,6 +102,39 @@ def test_coach_over_a_users_folder(small_corpus, tmp_path):
     assert reply.citations and reply.citations[0].doc_id == "ours"
 
 
+def test_uploads_never_collide_across_owners_names_or_ids(library_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(library_dir, data)
+    coach = Coach(Settings(data_dir=data))
+    before = coach.index.count()
+    text = "At {} the night shift decides its own rota every Friday."
+    files = {}
+    for name, place in [
+        ("notes.md", "Fernbrook Dairy"),
+        ("notes.txt", "Quarry Lane Bakery"),
+        ("报告.md", "Hollin Mill"),
+    ]:
+        files[name] = tmp_path / name
+        files[name].write_text(text.format(place), encoding="utf-8")
+    (tmp_path / "front.md").write_text("---\nid: notes\n---\n" + text.format("Marsh End"), encoding="utf-8")
+    docs = [coach.add_upload(files[n], owner="Alice") for n in ("notes.md", "notes.txt")]
+    docs.append(coach.add_upload(tmp_path / "front.md", owner="Alice"))
+    assert len({d.doc_id for d in docs}) == 3 and len(coach.uploads("Alice")) == 3
+    theirs = [coach.add_upload(files["notes.md"], owner=o) for o in ("alice", "张伟", "李娜")]
+    coach.add_upload(files["报告.md"], owner="张伟")
+    assert len({d.doc_id for d in docs + theirs}) == 6 and len(coach.uploads("张伟")) == 2
+    assert coach.uploads("李娜")[0].doc_id == theirs[2].doc_id  # not the other non-ASCII owner's files
+    coach.forget("alice")
+    assert coach.uploads("alice") == [] and len(coach.uploads("Alice")) == 3
+    cited = coach.ask("Who decides the rota at Quarry Lane Bakery?", owner="Alice").citations
+    assert cited[0].doc_id == docs[1].doc_id
+    for owner in ("Alice", "张伟", "李娜"):
+        coach.forget(owner)
+    assert coach.index.count() == before
+
+
 def test_uploads_belong_to_their_owner_and_bad_ones_change_nothing(library_dir, tmp_path):
     import shutil
 
@@ -111,7 +145,8 @@ def test_uploads_belong_to_their_owner_and_bad_ones_change_nothing(library_dir, 
     evil = tmp_path / ".." / "passwd.txt"
     evil.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
     doc = coach.add_upload(tmp_path / "../passwd.txt", owner="alice")
-    assert Path(doc.path).parent == data / "uploads" / "alice" and doc.doc_id.startswith("upload-alice-")
+    key = owner_key("alice")
+    assert Path(doc.path).parent == data / "uploads" / key and doc.doc_id.startswith(f"upload-{key}-passwd-")
     question = "Who decides the rota at Fernbrook Dairy?"
     assert coach.ask(question, owner="alice").citations[0].doc_id == doc.doc_id
     assert all(c.doc_id != doc.doc_id for c in coach.ask(question, owner="bob").citations)

@@ -21,6 +21,7 @@ from assistant.answer.context import markers
 from assistant.chunking import chunk_document, chunk_sentences
 from assistant.corpus import load_corpus, load_document
 from assistant.index import Index, version_hash
+from assistant.library import owner_key
 from assistant.replies import OFF_TOPIC
 from assistant.retrieval import HybridRetriever
 from assistant.ui import diagnosis_html, exposure_warning, read_auth, sources_html
@@ -168,9 +169,9 @@ def test_bad_uploads_get_a_clear_message_and_change_nothing(hardened: Coach, tmp
     # A traversal name that is otherwise fine lands inside the owner's folder, under its last part.
     (tmp_path / "etc" / "passwd.pdf").write_bytes(good)
     doc = hardened.add_upload(tmp_path / "a" / "b" / ".." / ".." / "etc" / "passwd.pdf", owner)
-    uploads = hardened.settings.data_dir / "uploads" / owner
-    assert Path(doc.path) == uploads / "passwd.pdf"
-    assert sorted(p.name for p in uploads.iterdir()) == ["passwd.pdf"]
+    uploads = hardened.settings.data_dir / "uploads" / owner_key(owner)
+    assert Path(doc.path).parent == uploads and Path(doc.path).name.startswith("passwd-")
+    assert sorted(p.name for p in uploads.iterdir()) == [Path(doc.path).name]
     reply = hardened.ask("Who sets the targets at Quarry Lane Bakery?", owner=owner)
     assert reply.citations[0].doc_id == doc.doc_id
     hardened.forget(owner)
