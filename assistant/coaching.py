@@ -351,11 +351,14 @@ class Coaching:
             toward = f"**{VERB[diagnosis.lean]}**: more {diagnosis.drivers(1)[0].name}"
         if hedged:  # "Probably. If I find time." is an intention, not yet a step
             said = _and("“" + _LONE_I.sub("I", h.lower()) + "”" for h in hedged)
-            lead = f"Naming it is a start, though {said} {'leave' if len(hedged) > 1 else 'leaves'} room for it not to happen."
+            verb = "leave" if len(hedged) > 1 else "leaves"
+            lead = f"Naming it is a start, though {said} {verb} room for it not to happen."
             lead += f" Done, it would move you toward {toward}." if toward else ""
         else:
-            lead = f"That's a concrete step, and it moves you toward {toward}." if toward else (
-                "That's a concrete step, and naming it makes it more likely to happen."
+            lead = (
+                f"That's a concrete step, and it moves you toward {toward}."
+                if toward
+                else ("That's a concrete step, and naming it makes it more likely to happen.")
             )
         sections = [Section(lead)]
         # A card only when it is clearly the situation the step answers: a wrong card's pitfall misleads.

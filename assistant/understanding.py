@@ -65,7 +65,8 @@ DISTRESS_WORDS = re.compile(
     (?:not|never)\ be\ here\ anymore|(?:sorted\ out|written|wrote|made)\ my\ will|turn\ the\ wheel|
     step\ in\ front\ of|(?:standing|stood|sitting|sat)\ on\ (?:a|the)\ (?:bridge|ledge|roof\ edge)|
     (?:won'?t|will\ not|wouldn'?t)\ be\ a\ burden|a\ burden\ to\ (?:anyone|everyone|everybody|my\ family)|
-    (?:don'?t|doesn'?t|do\ not|does\ not|can'?t)\ see\ the\ point\ (?:anymore|any\ more|of\ (?:going\ on|living|it\ all))|
+    (?:don'?t|doesn'?t|do\ not|does\ not|can'?t)\ see\ the\ point\ 
+    (?:anymore|any\ more|of\ (?:going\ on|living|it\ all))|
     (?:kids|children|family|everyone|everybody)\ (?:would|will|'d)\ be\ better\ off\ (?:with|without)|
     (?:gave|giving|given)\ away\ (?:my|his|her|all)|(?:saved|saving|stockpil\w*|hoard\w*)\ (?:up\ )?(?:pills|tablets)|
     goodbye\ (?:note|letter|message)s?|
@@ -247,7 +248,9 @@ class Reader:
         ranked = sorted(scores, key=scores.get, reverse=True)
         # The model's two blind spots, settled by the words: a commitment has its grammar ("I will",
         # "from Monday"); a long story that ends in "how do I handle it?" wants coaching on it.
-        if intent == "commitment" and not (_CUES["commitment"].search(text[:CUE_CHARS]) or _STEP.search(text[:CUE_CHARS])):
+        if intent == "commitment" and not (
+            _CUES["commitment"].search(text[:CUE_CHARS]) or _STEP.search(text[:CUE_CHARS])
+        ):
             intent = ranked[1]
         if intent == "question" and len(text.split()) >= STORY_WORDS and scores["situation"] >= STORY_SITUATION:
             intent = "situation"

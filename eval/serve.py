@@ -75,7 +75,10 @@ def process(
 def running_app(
     data: Path, timeout: float = 180, port: int | None = None, **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python app.py`` over the data dir ``data`` on a loopback port (a free one unless given); yields (url, process)."""
+    """``python app.py`` over the data dir ``data`` on a loopback port (a free one unless given).
+
+    Yields (url, process).
+    """
     port = port or free_port()
     environ = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}
     environ.update(HF_HUB_OFFLINE="1", ASSISTANT_DATA_DIR=str(data), GRADIO_SERVER_PORT=str(port), **env)

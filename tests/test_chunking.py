@@ -22,9 +22,7 @@ def test_chunks_are_exact_spans_of_their_document():
 
 def test_no_chunk_cuts_a_sentence():
     # A playbook option ends with its source tag: "... progress. (From: focus-organizing)"
-    ends_sentence = re.compile(
-        r"([.!?:][\"”’')*]*|[.!?] \(From: [\w-]+\)|\n\s*(?:[-*]|\d+\.)\s[^\n]*|\n#+ [^\n]*)$"
-    )
+    ends_sentence = re.compile(r"([.!?:][\"”’')*]*|[.!?] \(From: [\w-]+\)|\n\s*(?:[-*]|\d+\.)\s[^\n]*|\n#+ [^\n]*)$")
     for doc in DOCS:
         for chunk in chunk_document(doc):
             assert ends_sentence.search(chunk.text.rstrip()), (doc.doc_id, chunk.text[-80:])

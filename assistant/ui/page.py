@@ -111,7 +111,9 @@ def build_app(coach: Coach) -> Any:
 
     with gr.Blocks(title="Leadership coach", analytics_enabled=False) as app:
         turns = gr.State([])
-        stored_id = gr.BrowserState("", storage_key="leadership-coach-user", secret=browser_secret(coach.settings.data_dir))
+        stored_id = gr.BrowserState(
+            "", storage_key="leadership-coach-user", secret=browser_secret(coach.settings.data_dir)
+        )
         user_id = gr.State("")  # a copy the chat reads, so API callers need not send one
         gr.Markdown(
             "## Leadership coach\nDescribe what you did this week, or ask about managing and leading. "
