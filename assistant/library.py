@@ -134,8 +134,12 @@ class Library:
         self._sync_uploads(owner)
 
     def forget(self, owner: str) -> None:
-        """Drop every document ``owner`` added (when their session ends)."""
-        shutil.rmtree(self._uploads_dir(owner), ignore_errors=True)
+        """Drop every document ``owner`` added (when their session ends); nothing to do, and no
+        index work, for an owner who added none."""
+        folder = self._uploads_dir(owner)
+        if not folder.exists():
+            return
+        shutil.rmtree(folder, ignore_errors=True)
         if self._index is not None:
             self._sync_uploads(owner)
 

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.ui.handlers import export_file, on_like, respond
+from assistant import Coach, Settings
+from assistant.ui.handlers import export_file, on_like, on_unload, respond
 from assistant.ui.render import history_from_turns, source_title, sources_html, turns_sources_html
 
 SITUATION = "I spent my week approving expenses and checking timesheets. Am I managing or leading?"
@@ -66,3 +67,20 @@ def test_a_title_is_not_repeated_as_its_section():
 
 def test_an_empty_conversation_has_no_sources_yet():
     assert "No sources yet" in turns_sources_html([]) == sources_html([], 0)
+
+
+def test_closing_a_page_drops_its_uploads_only_when_signed_in_and_costs_nothing_without(data_copy, tmp_path):
+    coach = Coach(Settings(data_dir=data_copy))
+    notes = tmp_path / "rota.txt"
+    notes.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    coach.add_upload(notes, owner="tab-1")
+    # Gradio's heartbeat route reaches this handler without a login: it must not end another session.
+    on_unload(coach, SimpleNamespace(session_hash="tab-1", username=None), require_login=True)
+    assert len(coach.uploads("tab-1")) == 1
+    syncs = []
+    real_sync = coach.library.index.sync
+    coach.library.index.sync = lambda *a, **k: syncs.append(a) or real_sync(*a, **k)
+    on_unload(coach, SimpleNamespace(session_hash="tab-2", username=None))  # a tab that uploaded nothing
+    assert syncs == []
+    on_unload(coach, SimpleNamespace(session_hash="tab-1", username="alice"), require_login=True)
+    assert coach.uploads("tab-1") == [] and len(syncs) == 1

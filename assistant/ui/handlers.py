@@ -153,7 +153,11 @@ def on_remove(coach: Coach, doc_id: str | None, request: Any) -> tuple:
     return message, gr.update(choices=choices, value=None), documents_md(choices)
 
 
-def on_unload(coach: Coach, request: Any) -> None:
+def on_unload(coach: Coach, request: Any, require_login: bool = False) -> None:
+    """A closed page's uploads are dropped. With logins on, only a signed-in request may do it
+    (Gradio's heartbeat route runs this handler without asking for a login)."""
+    if require_login and not getattr(request, "username", None):
+        return
     coach.forget(_owner(request))
 
 

@@ -86,7 +86,7 @@ def browser_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def build_app(coach: Coach) -> Any:
+def build_app(coach: Coach, require_login: bool = False) -> Any:
     """The chat page over ``coach``: streamed cited replies, sources, diagnosis, uploads."""
     import gradio as gr
 
@@ -107,7 +107,7 @@ def build_app(coach: Coach) -> Any:
         return on_remove(coach, doc_id, request)
 
     def unload(request: gr.Request) -> None:
-        on_unload(coach, request)
+        on_unload(coach, request, require_login)
 
     with gr.Blocks(title="Leadership coach", analytics_enabled=False) as app:
         turns = gr.State([])

@@ -41,7 +41,7 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     )
     say("Loading the models...")
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
-    app = build_app(coach)
+    app = build_app(coach, require_login=bool(kwargs.get("auth")))
     app.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
     import gradio as gr
 
