@@ -55,9 +55,17 @@ class FeedbackStore(SQLiteStore):
             }
 
     def export(self, out: TextIO) -> int:
-        """Write every record as one JSON line; returns how many."""
+        """Write every record as one JSON line; returns how many.
+
+        Line and paragraph separators (U+2028, U+2029, U+0085) stay escaped, so readers that
+        split on them (Python's ``str.splitlines``, some editors) still see one record a line.
+        """
         n = 0
         for record in self.records():
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            line = json.dumps(record, ensure_ascii=False)
+            out.write(line.translate(_SEPARATORS) + "\n")
             n += 1
         return n
+
+
+_SEPARATORS = {ord(c): f"\\u{ord(c):04x}" for c in "\u2028\u2029\u0085"}
