@@ -57,8 +57,13 @@ class Session:
     def stream(self, message: str, history: list[dict] | None = None, **options: object) -> Iterator[Reply]:
         """Like ``Coach.stream``; the final reply is remembered with any commitment in it.
 
-        ``history`` defaults to everything this session remembers.
+        ``history`` defaults to everything this session remembers. The message is remembered as
+        the coach reads it (no control characters or lone surrogates); an empty one raises
+        ValueError before anything is remembered.
         """
+        from .coach import clean_message  # the coach module imports this one
+
+        message, _ = clean_message(message, max(len(message), 1) if isinstance(message, str) else 1)
         if asks_for_summary(message):
             reply = Reply(self.summary(), [], True, query=message, intent="question")
         else:

@@ -176,3 +176,12 @@ def test_more_options_are_ones_not_shown_yet(coach):
     )
     shown = {c.quote for c in first.citations}
     assert more.intent == "options" and more.citations and not shown & {c.quote for c in more.citations}
+
+
+def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_copy):
+    session = Coach(Settings(data_dir=data_copy)).session("odd-input")
+    reply = session.ask("How do I\x00 give feedback\ud800 that lands?")
+    assert reply.in_scope and session.history[0]["content"] == "How do I  give feedback  that lands?"
+    with pytest.raises(ValueError, match="The message is empty"):
+        session.ask("\x00\x1b\u200b ")
+    assert len(session.history) == 2
