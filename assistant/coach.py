@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import threading
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -142,6 +144,21 @@ class Coach:
     def feedback(self) -> FeedbackStore:
         """Thumbs up or down on replies, stored in the data dir."""
         return FeedbackStore(self.settings.data_dir / "feedback.sqlite3")
+
+    def clean_up(self, now: float | None = None) -> dict[str, int]:
+        """Apply the retention policy (run at start): every upload goes, since a restart ends every
+        session; exports of the page go; conversations, commitments and feedback older than
+        ``settings.retention_days`` go. Returns what was removed, by kind."""
+        now = time.time() if now is None else now
+        removed = {"uploads": self.library.clear_uploads()}
+        exports = self.settings.data_dir / "exports"
+        removed["exports"] = sum(1 for p in exports.rglob("*") if p.is_file()) if exports.exists() else 0
+        shutil.rmtree(exports, ignore_errors=True)
+        days = self.settings.retention_days
+        before = now - days * 86400 if days else float("-inf")
+        removed["memory"] = self.memory.prune(before)
+        removed["feedback"] = self.feedback.prune(before)
+        return removed
 
     # ---- the stages -----------------------------------------------------------------------
     @cached_property

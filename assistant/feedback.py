@@ -28,6 +28,7 @@ class FeedbackStore(SQLiteStore):
     """Append-only feedback records; safe to share between threads."""
 
     SCHEMA = _SCHEMA
+    TABLES = ("feedback",)
 
     def add(self, question: str, reply: Reply, liked: bool, session: str = "") -> None:
         citations = json.dumps([asdict(c) for c in reply.citations], ensure_ascii=False)

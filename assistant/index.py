@@ -86,6 +86,14 @@ class Index:
             f"{settings.collection}-sentences", embedding_function=function, metadata=meta
         )
 
+    def drop_uploads(self) -> int:
+        """Delete every record a person uploaded (owner other than the library's ""); how many chunks."""
+        where = {"owner": {"$ne": ""}}
+        dropped = len(self.chunks.get(where=where, include=[])["ids"])
+        for collection in (self.chunks, self.sentences):
+            collection.delete(where=where)
+        return dropped
+
     # ---- sync -------------------------------------------------------------------------
     def sync(self, docs: list[Document], progress: bool | None = None, owner: str = "") -> SyncReport:
         """Make ``owner``'s part of the index match ``docs``: skip unchanged, replace changed,

@@ -143,6 +143,17 @@ class Library:
         if self._index is not None:
             self._sync_uploads(owner)
 
+    def clear_uploads(self) -> int:
+        """Drop every person's uploads, files and index records (at start: a restart ends every
+        session, and uploads never outlive their session). Returns how many files were removed."""
+        folder = self.settings.data_dir / "uploads"
+        files = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+        shutil.rmtree(folder, ignore_errors=True)
+        with self._lock:
+            if self.index.drop_uploads():
+                self.retriever.refresh()
+        return files
+
     def _uploads_dir(self, owner: str) -> Path:
         return self.settings.data_dir / "uploads" / owner_key(owner)
 

@@ -41,6 +41,7 @@ class MemoryStore(SQLiteStore):
     """Turns and commitments keyed by a session (or user) id."""
 
     SCHEMA = _SCHEMA
+    TABLES = ("turns", "commitments")
 
     def add_turn(self, session: str, role: str, content: str, reply: Reply | None = None) -> None:
         stored = json.dumps(asdict(reply), ensure_ascii=False) if reply is not None else None

@@ -29,6 +29,8 @@ class Settings:
         max_question_chars: longer messages are answered from their beginning.
         diagnose: tell managing from leading when a message describes a situation.
         collection: Chroma collection name (at least 3 characters).
+        retention_days: conversations, commitments and feedback older than this are deleted at
+            start (0 keeps them).
 
     Example:
         >>> Settings(top_k=5).top_k
@@ -45,12 +47,15 @@ class Settings:
     max_question_chars: int = 4000
     diagnose: bool = True
     collection: str = "library"
+    retention_days: int = 90
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         if not 1 <= self.top_k <= 20:
             raise ValueError(f"top_k must be between 1 and 20, got {self.top_k}")
+        if self.retention_days < 0:
+            raise ValueError(f"retention_days must be 0 (keep) or more, got {self.retention_days}")
         if len(self.collection) < 3:
             raise ValueError("collection names need at least 3 characters")
 
@@ -74,6 +79,13 @@ class Settings:
                 values["top_k"] = int(env["ASSISTANT_TOP_K"])
             except ValueError:
                 raise ValueError(f"ASSISTANT_TOP_K must be a whole number, got {env['ASSISTANT_TOP_K']!r}") from None
+        if env.get("ASSISTANT_RETENTION_DAYS"):
+            try:
+                values["retention_days"] = int(env["ASSISTANT_RETENTION_DAYS"])
+            except ValueError:
+                raise ValueError(
+                    f"ASSISTANT_RETENTION_DAYS must be a whole number, got {env['ASSISTANT_RETENTION_DAYS']!r}"
+                ) from None
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -13,10 +13,18 @@ class SQLiteStore:
     """One SQLite file whose ``SCHEMA`` (CREATE ... IF NOT EXISTS statements) is made on first use."""
 
     SCHEMA = ""
+    TABLES: tuple[str, ...] = ()  # tables with an ``at`` time, pruned by the retention policy
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+
+    def prune(self, before: float) -> int:
+        """Delete the rows of every table in TABLES stored before ``before`` (a Unix time); how many."""
+        if not self.path.exists():
+            return 0
+        with self._db() as db:
+            return sum(db.execute(f"DELETE FROM {table} WHERE at < ?", (before,)).rowcount for table in self.TABLES)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

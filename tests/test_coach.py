@@ -165,3 +165,35 @@ def test_the_first_message_to_a_new_coach_already_uses_the_playbook(data_copy):
     reply = fresh.ask("I rewrite every report my team sends me before it goes to the director.")
     assert reply.intent == "situation"
     assert any(c.doc_id.startswith("playbook-") for c in reply.citations), reply.text
+
+
+def test_the_retention_policy_applied_at_start(data_copy, tmp_path):
+    import sqlite3
+    import time
+
+    from assistant.ui.handlers import export_file
+
+    coach = Coach(Settings(data_dir=data_copy, retention_days=30))
+    before = coach.index.count()
+    notes = tmp_path / "rota.txt"
+    notes.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    coach.add_upload(notes, owner="tab-1")
+    coach.session("old").ask("This week I will let Sam run the stand-up.")
+    coach.session("recent").ask("This week I will let Priya chair the retro.")
+    coach.feedback.add("old question", Reply("old reply", [], True), liked=True)
+    turns = [{"question": "q", "reply": Reply("r", [], True)}]
+    assert export_file(turns, data_copy / "exports")
+    with sqlite3.connect(data_copy / "memory.sqlite3") as db:  # forty days pass for one session
+        for table in ("turns", "commitments"):
+            db.execute(f"UPDATE {table} SET at = at - 40 * 86400 WHERE session = 'old'")
+    with sqlite3.connect(data_copy / "feedback.sqlite3") as db:
+        db.execute("UPDATE feedback SET at = at - 40 * 86400")
+
+    again = Coach(Settings(data_dir=data_copy, retention_days=30))  # the next start
+    assert again.clean_up() == {"uploads": 1, "exports": 1, "memory": 3, "feedback": 1}
+    assert again.uploads("tab-1") == [] and again.index.count() == before
+    cited = again.ask("Who decides the rota at Fernbrook Dairy?", owner="tab-1").citations
+    assert all(not c.doc_id.startswith("upload-") for c in cited)
+    assert again.session("old").commitments() == [] and len(again.session("recent").commitments()) == 1
+    assert list(again.feedback.records()) == [] and not (data_copy / "exports").exists()
+    assert Coach(Settings(data_dir=data_copy, retention_days=0)).clean_up(now=time.time() + 1e9)["memory"] == 0

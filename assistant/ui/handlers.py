@@ -5,6 +5,7 @@ replies kept in state, never from the chat's messages, which Gradio hands back i
 """
 
 import html
+import shutil
 import tempfile
 import time
 import uuid
@@ -89,7 +90,8 @@ def respond(
             )
         )
     turns.append({"question": message, "reply": reply, "first": len(messages) - 2 - bool(reply.citations)})
-    yield ("", messages, turns_sources_html(turns), diagnosis_html(reply.diagnosis), export_file(turns), turns)
+    export = export_file(turns, coach.settings.data_dir / "exports")
+    yield ("", messages, turns_sources_html(turns), diagnosis_html(reply.diagnosis), export, turns)
 
 
 def on_like(coach: Coach, data: Any, turns: list, request: Any) -> None:
@@ -106,11 +108,21 @@ def on_like(coach: Coach, data: Any, turns: list, request: Any) -> None:
     gr.Info("Thanks, your feedback is saved.")
 
 
-def export_file(turns: list) -> str | None:
-    """The conversation so far as a Markdown file, for the download button."""
+# An export only needs to outlive its download: Gradio copies it into its own cache at once.
+EXPORT_KEPT_S = 3600
+
+
+def export_file(turns: list, folder: Path | None = None) -> str | None:
+    """The conversation so far as a Markdown file, for the download button, in ``folder`` (the data
+    dir's exports); exports older than an hour there are deleted, and all of them at start."""
     if not turns:
         return None
-    path = Path(tempfile.mkdtemp(prefix="coach-export-")) / f"coaching-{time.strftime('%Y%m%d-%H%M%S')}.md"
+    folder = Path(folder) if folder else Path(tempfile.gettempdir()) / "coach-exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():  # one folder per export, so the file keeps a plain name
+        if time.time() - old.stat().st_mtime > EXPORT_KEPT_S:
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(dir=folder)) / f"coaching-{time.strftime('%Y%m%d-%H%M%S')}.md"
     path.write_text(conversation_markdown(turns), encoding="utf-8")
     return str(path)
 

@@ -71,6 +71,9 @@ JS = """
 """
 
 
+CACHE_KEPT = (3600, 3600)  # (how often, how old) in seconds
+
+
 def browser_secret(data_dir: Path) -> str:
     """The key that signs what the page keeps in the browser, created once in the data dir (so a
     returning person's id still reads back after a restart) and readable by its owner only."""
@@ -109,7 +112,8 @@ def build_app(coach: Coach, require_login: bool = False) -> Any:
     def unload(request: gr.Request) -> None:
         on_unload(coach, request, require_login)
 
-    with gr.Blocks(title="Leadership coach", analytics_enabled=False) as app:
+    # Raw uploads and downloads in Gradio's cache go after an hour, and all of them at a restart.
+    with gr.Blocks(title="Leadership coach", analytics_enabled=False, delete_cache=CACHE_KEPT) as app:
         turns = gr.State([])
         stored_id = gr.BrowserState(
             "", storage_key="leadership-coach-user", secret=browser_secret(coach.settings.data_dir)

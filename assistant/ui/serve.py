@@ -39,6 +39,9 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
         f"Library ready: {len(report.added) + len(report.updated) + len(report.unchanged)} documents "
         f"({len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed)."
     )
+    removed = coach.clean_up()
+    if any(removed.values()):
+        say("Retention: removed " + ", ".join(f"{n} {kind}" for kind, n in removed.items() if n) + ".")
     say("Loading the models...")
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
     app = build_app(coach, require_login=bool(kwargs.get("auth")))
