@@ -101,3 +101,19 @@ def test_feedback_export_keeps_one_record_a_line_whatever_the_text_holds(tmp_pat
     assert store.export(out) == 2
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["question"] == odd and json.loads(lines[1])["rating"] == "up"
+
+
+def test_in_the_page_a_follow_up_stays_on_the_situation_and_a_step_moves_toward_what_it_lacked(coach):
+    situation = "I sign off every purchase order and every discount myself, even the tiny ones, and my leads wait."
+    messages, turns, panels = [], [], []
+    for message in (situation, "Is this a managing thing or a leading thing?", "why would that matter?"):
+        _, messages, _, diagnosis, _, turns = _final(coach, message, messages, turns)
+        panels.append(diagnosis)
+        # as Gradio hands them back
+        messages = [m if isinstance(m, dict) else gradio_message(m.role, m.content) for m in messages]
+    first, which, why = (t["reply"] for t in turns)
+    cards = {c.doc_id for c in first.citations if c.doc_id.startswith("playbook-")}
+    assert which.text.startswith("That leans to **managing**") and "Leans to managing" in panels[1]
+    assert why.citations and {c.doc_id for c in why.citations} <= cards
+    *_, turns = _final(coach, "I'll let my two leads approve anything under 500 euros from Monday.", messages, turns)
+    assert "toward **leading**: more empowering" in turns[-1]["reply"].text
