@@ -227,18 +227,7 @@ class Coaching:
             diagnosis = None
         else:
             return None
-        return Context(
-            question=text,
-            query=text,
-            slots=[],
-            sentences=[],
-            history=history,
-            diagnosis=diagnosis,
-            notes=notes,
-            coaching_question=question,
-            intent=read.intent,
-            sections=sections,
-        )
+        return composed(text, text, history, diagnosis, notes, question, read.intent, sections)
 
     # ---- situations, options and commitments: coach from the playbook --------------------
     def _coach(
@@ -284,18 +273,7 @@ class Coaching:
             notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
             return None
-        return Context(
-            question=text,
-            query=subject,
-            slots=[],
-            sentences=[],
-            history=history,
-            diagnosis=diagnosis,
-            notes=notes,
-            coaching_question=question,
-            intent=intent,
-            sections=sections,
-        )
+        return composed(text, subject, history, diagnosis, notes, question, intent, sections)
 
     def _situation(
         self, match: Match, diagnosis: Diagnosis | None, vector: np.ndarray, shown: str
@@ -409,6 +387,31 @@ class Coaching:
         if self._facets is None:
             self._facets = dict(zip(FACET_DESCRIPTIONS, self.embedder.embed(list(FACET_DESCRIPTIONS.values()))))
         return self._facets
+
+
+def composed(
+    text: str,
+    query: str,
+    history: list[dict],
+    diagnosis: Diagnosis | None,
+    notes: list[str],
+    question: str,
+    intent: str,
+    sections: list[Section],
+) -> Context:
+    """A reply already composed in sections, with nothing left for a backend to pick."""
+    return Context(
+        question=text,
+        query=query,
+        slots=[],
+        sentences=[],
+        history=history,
+        diagnosis=diagnosis,
+        notes=notes,
+        coaching_question=question,
+        intent=intent,
+        sections=sections,
+    )
 
 
 def with_card(diagnosis: Diagnosis, match: Match, sure: float) -> Diagnosis:
