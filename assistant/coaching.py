@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from .answer.context import Context, Quote, Section, Slot
+from .answer.ranking import starts_with_pronoun
 from .chunking import stable_id
 from .diagnosis import FACET_DESCRIPTIONS, Diagnoser
 from .embeddings import Embedder
@@ -73,8 +74,20 @@ FOLLOW_UP_WORDS = 15
 # "What does Kotter say about this?" is for the library, whatever is under discussion: a name
 # inside the sentence (not its first word, not "I").
 NAMES_A_SOURCE = re.compile(r"(?<=[a-z,] )(?!I\b)[A-Z][a-z]{2,}")
-# "Is this managing or leading?", asked about the situation under discussion.
-WHICH_SIDE = re.compile(r"\b(?:manag\w*|lead\w*)\b.{0,40}\bor\b.{0,20}\b(?:manag\w*|lead\w*)\b", re.I)
+# "Is this managing or leading?" ("is that managing?"), asked about the situation under discussion.
+WHICH_SIDE = re.compile(
+    r"\b(?:manag\w*|lead\w*)\b.{0,40}\bor\b.{0,20}\b(?:manag\w*|lead\w*)\b|"
+    r"^\W*(?:is|was|are) (?:that|this|it|these|those) (?:\w+ )?(?:manag|lead)\w*\b",
+    re.I,
+)
+# "Why does that matter?", "what's the risk?", "but I don't want to be the bad guy": a doubt about
+# the situation under discussion, answered from its card; other follow-up questions go to the
+# library with the conversation as their query.
+WHY = re.compile(
+    r"\b(?:why|risks?|matters?|what if|what happens|downsides?|go wrong|worth it|the point|"
+    r"don'?t want|worried|afraid|scared|nervous)\b|^\W*but\b",
+    re.I,
+)
 VERB = {"management": "managing", "leadership": "leading"}
 
 
@@ -108,7 +121,7 @@ class Coaching:
         if intent in CONVERSATIONAL:
             return Reply(CONVERSATIONAL[intent], [], intent != "off_topic", query=text, notes=notes, intent=intent)
         wanted = self.settings.diagnose if diagnose is None else diagnose
-        if intent in ("question", "goal") and history:
+        if history and (intent in ("question", "goal") or (intent == "situation" and WHICH_SIDE.search(text))):
             planned = self._follow_up(text, read, history, notes, wanted)
             if planned is not None:
                 return planned
@@ -139,7 +152,8 @@ class Coaching:
         retriever = self.library.retriever
         found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
         covered = found.in_scope and bool(found.passages)
-        card = self._card_for(text, read)
+        # A follow-up ("how do I start with the first step?") is about what came before: the library.
+        card = self._card_for(text, read) if query == text else None
         if not covered and card is None and read.intent != "situation":
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
         sections, question, diagnosis = [], ASK_ABOUT_THEIR_TEAM, None
@@ -154,6 +168,8 @@ class Coaching:
             covered = False
         elif read.intent == "goal":
             question = GOAL_QUESTION
+        elif read.intent == "options":  # ideas from the library, for no situation a card fits
+            question = OPTIONS_QUESTION
         elif read.intent == "situation" and wanted:  # no playbook card fits: the read, then the library
             diagnosis = self.diagnoser.diagnose(text, read.vector, layers=read.layers, force=True)
             if diagnosis is not None:
@@ -220,7 +236,7 @@ class Coaching:
             lead = read_line(diagnosis) if quotes else read_line(diagnosis).rstrip(":") + "."
             sections = [Section(lead, quotes)]
             question = (card and self._card_question(card, shown)) or TOWARD[COUNTERPART[diagnosis.drivers()[0].name]]
-        elif card is not None:
+        elif card is not None and WHY.search(text):
             lines = [*card.reading, *card.watch]
             sections = [Section("", self._best_lines(card, lines, read.vector, 2))]
             question = self._card_question(card, shown) or OPTIONS_QUESTION
@@ -234,8 +250,10 @@ class Coaching:
         self, text: str, read: Understanding, history: list[dict], notes: list[str], wanted: bool
     ) -> Context | None:
         intent = read.intent
-        # Options are about the situation under discussion; a commitment is read with it too.
-        subject = condense(text, history) if intent in ("options", "commitment") else text
+        # Options are about the situation under discussion; a commitment is read with it too, and
+        # so is a short situation that goes on from the turn before ("She keeps changing priorities").
+        follows = intent in ("options", "commitment") or starts_with_pronoun(text)
+        subject = condense(text, history) if follows else text
         if subject == text:
             vector, layers = read.vector, read.layers
         else:
@@ -253,6 +271,8 @@ class Coaching:
             matches = [Match(discussed, 1.0), *(m for m in matches if m.card is not discussed and m.score >= sure)][:2]
         else:
             discussed = None
+            if intent == "options":  # ideas for no situation under discussion: only a card that clearly fits
+                matches = [m for m in matches if m.score >= CARD_NAMED[playbook.learned]]
         diagnosis = None
         if wanted and intent in ("situation", "commitment"):
             diagnosis = self.diagnoser.diagnose(

@@ -168,11 +168,13 @@ def test_the_first_message_to_a_new_coach_already_uses_the_playbook(data_copy):
 
 
 def test_the_retention_policy_applied_at_start(data_copy, tmp_path):
+    import shutil
     import sqlite3
     import time
 
     from assistant.ui.handlers import export_file
 
+    shutil.rmtree(data_copy / "exports", ignore_errors=True)  # the page tests' exports, copied along
     coach = Coach(Settings(data_dir=data_copy, retention_days=30))
     before = coach.index.count()
     notes = tmp_path / "rota.txt"

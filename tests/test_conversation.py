@@ -185,3 +185,11 @@ def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_c
     with pytest.raises(ValueError, match="The message is empty"):
         session.ask("\x00\x1b\u200b ")
     assert len(session.history) == 2
+
+
+def test_a_how_to_follow_up_stays_with_the_library_topic_and_is_that_managing_reads_the_situation(coach):
+    kotter = ["What are Kotter's eight steps for leading change?", "how do I start with the first step?"]
+    _, first_step = _turns(coach, kotter)
+    assert any(c.doc_id == "kotter-eight-steps" for c in first_step.citations) and not _cards(first_step)
+    _, which = _turns(coach, ["I check every report my team sends before it goes out.", "is that managing?"])
+    assert which.diagnosis is not None and which.text.startswith("That leans to **managing**")
