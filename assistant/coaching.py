@@ -59,8 +59,8 @@ OPTIONS_SHOWN = 3
 LIBRARY_KNOWS = 0.52
 # How much the facet a situation lacks weighs, beside the situation itself, in choosing options.
 LACKING_WEIGHT = 0.3
-# A how-to question is answered, then given a card's options when the matcher is this sure; a
-# goal gets the steps of its card instead of library quotes.
+# A how-to question is answered with a card's moves when the matcher is this sure of the card;
+# a goal gets the steps of its card instead of library quotes.
 HOW_TO = re.compile(
     r"^\W*(?:how (?:do|can|should|would|could) (?:i|we|you)\b|how to\b|what should i\b|what'?s the best way\b|"
     r"any (?:tips|advice|ideas)\b)|\bwhat (?:do|should|can) i do\b",
@@ -288,8 +288,9 @@ class Coaching:
         elif intent == "options":
             sections, question = self._options(matches, vector, shown), OPTIONS_QUESTION
         else:
-            sections = self._commitment(matches, diagnosis, read.vector, discussed, hedges(text))
-            question = FIRM_UP_QUESTION if hedges(text) else WAY_FORWARD_QUESTION
+            hedged = hedges(text)
+            sections = self._commitment(matches, diagnosis, read.vector, discussed, hedged)
+            question = FIRM_UP_QUESTION if hedged else WAY_FORWARD_QUESTION
             notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
             return None
@@ -352,12 +353,10 @@ class Coaching:
             verb = "leave" if len(hedged) > 1 else "leaves"
             lead = f"Naming it is a start, though {said} {verb} room for it not to happen."
             lead += f" Done, it would move you toward {toward}." if toward else ""
+        elif toward:
+            lead = f"That's a concrete step, and it moves you toward {toward}."
         else:
-            lead = (
-                f"That's a concrete step, and it moves you toward {toward}."
-                if toward
-                else ("That's a concrete step, and naming it makes it more likely to happen.")
-            )
+            lead = "That's a concrete step, and naming it makes it more likely to happen."
         sections = [Section(lead)]
         # A card only when it is clearly the situation the step answers: a wrong card's pitfall misleads.
         if not matches or (discussed is None and matches[0].score < SURE_STANDALONE):
@@ -461,8 +460,6 @@ _HEDGE = re.compile(
     r"when i get (?:a|the) chance|at some point|if i can|we'?ll see|not sure)\b",
     re.I,
 )
-
-
 _LONE_I = re.compile(r"\bi\b")
 
 

@@ -120,7 +120,11 @@ def export_file(turns: list, folder: Path | None = None) -> str | None:
     folder = Path(folder) if folder else Path(tempfile.gettempdir()) / "coach-exports"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():  # one folder per export, so the file keeps a plain name
-        if time.time() - old.stat().st_mtime > EXPORT_KEPT_S:
+        try:
+            stale = time.time() - old.stat().st_mtime > EXPORT_KEPT_S
+        except OSError:  # another page's export, removed meanwhile
+            continue
+        if stale:
             shutil.rmtree(old, ignore_errors=True)
     path = Path(tempfile.mkdtemp(dir=folder)) / f"coaching-{time.strftime('%Y%m%d-%H%M%S')}.md"
     path.write_text(conversation_markdown(turns), encoding="utf-8")
