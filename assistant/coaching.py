@@ -89,6 +89,7 @@ WHY = re.compile(
     re.I,
 )
 VERB = {"management": "managing", "leadership": "leading"}
+ONE_OPTION_QUESTION = "Would that fit your team, and what is the smallest step you could take this week?"
 
 
 class Coaching:
@@ -286,7 +287,8 @@ class Coaching:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
             sections, question = self._situation(matches[0], diagnosis, vector, shown)
         elif intent == "options":
-            sections, question = self._options(matches, vector, shown), OPTIONS_QUESTION
+            sections = self._options(matches, vector, shown)
+            question = OPTIONS_QUESTION if len(sections[0].quotes) > 1 else ONE_OPTION_QUESTION
         else:
             hedged = hedges(text)
             sections = self._commitment(matches, diagnosis, read.vector, discussed, hedged)
@@ -331,7 +333,8 @@ class Coaching:
         fresh = [q for q in quotes if q.sentence.text[:60] not in shown]
         chosen = (fresh or quotes)[:OPTIONS_SHOWN]
         title = lower_first(matches[0].card.title)
-        return [Section(f"Here are some options for when {title}:", chosen, bullets=True)]
+        lead = f"Here are some options for when {title}:" if len(chosen) > 1 else f"One more thing to try when {title}:"
+        return [Section(lead, chosen, bullets=True)]
 
     def _commitment(
         self,

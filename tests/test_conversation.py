@@ -176,6 +176,8 @@ def test_more_options_are_ones_not_shown_yet(coach):
     )
     shown = {c.quote for c in first.citations}
     assert more.intent == "options" and more.citations and not shown & {c.quote for c in more.citations}
+    bullets = [line for line in more.text.splitlines() if line.startswith("- ")]
+    assert ("Which of these" in more.text) == (len(bullets) > 1) != ("One more thing to try" in more.text)
 
 
 def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_copy):
