@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 from .answer import make_backend
 from .answer.context import Context
 from .coaching import Coaching
+from .corpus import remove_folder
 from .diagnosis import Diagnoser
 from .embeddings import Embedder
 from .feedback import FeedbackStore
@@ -151,9 +151,7 @@ class Coach:
         ``settings.retention_days`` go. Returns what was removed, by kind."""
         now = time.time() if now is None else now
         removed = {"uploads": self.library.clear_uploads()}
-        exports = self.settings.data_dir / "exports"
-        removed["exports"] = sum(1 for p in exports.rglob("*") if p.is_file()) if exports.exists() else 0
-        shutil.rmtree(exports, ignore_errors=True)
+        removed["exports"] = remove_folder(self.settings.data_dir / "exports")
         days = self.settings.retention_days
         before = now - days * 86400 if days else float("-inf")
         removed["memory"] = self.memory.prune(before)

@@ -150,24 +150,24 @@ class Coaching:
         wanted: bool,
     ) -> Context | Reply:
         query = condense(text, history)
-        retriever = self.library.retriever
-        found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
-        covered = found.in_scope and bool(found.passages)
         # A follow-up ("how do I start with the first step?") is about what came before: the library.
         card = self._card_for(text, read) if query == text else None
-        if not covered and card is None and read.intent != "situation":
-            return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
-        sections, question, diagnosis = [], ASK_ABOUT_THEIR_TEAM, None
         if card is not None:
-            shown = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+            # The card's moves are the answer to "how do I..."; sentences about the topic in
+            # general, picked beside them, read as unrelated, so the library is not searched.
+            shown = said_before(history)
             goal = read.intent == "goal"
             options = self._ranked_options(card, read.vector, card.lacking, shown)[:OPTIONS_SHOWN]
             sections = [Section(GOAL_LEAD if goal else HOW_TO_LEAD, options, bullets=True)]
-            question = GOAL_QUESTION if goal else self._card_question(card, shown) or question
-            # The card's moves are the answer to "how do I..."; sentences about the topic in
-            # general, picked beside them, read as unrelated.
-            covered = False
-        elif read.intent == "goal":
+            question = GOAL_QUESTION if goal else self._card_question(card, shown) or ASK_ABOUT_THEIR_TEAM
+            return composed(text, query, history, None, notes, question, read.intent, sections)
+        retriever = self.library.retriever
+        found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
+        covered = found.in_scope and bool(found.passages)
+        if not covered and read.intent != "situation":
+            return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
+        sections, question, diagnosis = [], ASK_ABOUT_THEIR_TEAM, None
+        if read.intent == "goal":
             question = GOAL_QUESTION
         elif read.intent == "options":  # ideas from the library, for no situation a card fits
             question = OPTIONS_QUESTION
@@ -220,9 +220,9 @@ class Coaching:
         gets the read of that situation; "why does that matter?" the card's own lines nearest it."""
         if (len(text.split()) > FOLLOW_UP_WORDS and not _REFERRING.search(text)) or NAMES_A_SOURCE.search(text):
             return None
-        earlier = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
+        earlier = user_turns(history)
         card = self._discussed(history)
-        shown = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+        shown = said_before(history)
         if WHICH_SIDE.search(text) and earlier and wanted:
             situation = " ".join(earlier[-CONDENSE_WINDOW:])
             encoded = self.embedder.encode([situation])
@@ -281,7 +281,7 @@ class Coaching:
             )
         if not matches and intent != "commitment":
             return None
-        shown = " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+        shown = said_before(history)
         if intent == "situation":
             if diagnosis is not None:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
@@ -411,6 +411,16 @@ class Coaching:
         return self._facets
 
 
+def user_turns(history: list[dict]) -> list[str]:
+    """What the person has said in the conversation, turn by turn."""
+    return [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
+
+
+def said_before(history: list[dict]) -> str:
+    """Everything the coach has said in the conversation, to tell what was shown already."""
+    return " ".join(str(m.get("content", "")) for m in history if m.get("role") == "assistant")
+
+
 def composed(
     text: str,
     query: str,
@@ -525,7 +535,7 @@ def condense(question: str, history: list[dict], window: int = CONDENSE_WINDOW) 
     "and how would I lead more there?" after two turns about planning becomes those two
     turns plus itself, so retrieval stays on the topic under discussion.
     """
-    previous = [str(m.get("content", "")) for m in history if m.get("role") == "user" and m.get("content")]
+    previous = user_turns(history)
     if not previous or (len(question.split()) > 12 and not _REFERRING.search(question)):
         return question
     return " ".join([*previous[-window:], question])

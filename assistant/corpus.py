@@ -30,6 +30,13 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def remove_folder(folder: Path) -> int:
+    """Delete ``folder`` and everything in it (gone already is fine); how many files it held."""
+    files = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+    shutil.rmtree(folder, ignore_errors=True)
+    return files
+
+
 def digest(text: str) -> str:
     """A stable hex digest of ``text``: a key no two different strings share in practice."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .corpus import CorpusError, digest, load_corpus, save_upload
+from .corpus import CorpusError, digest, load_corpus, remove_folder, save_upload
 from .embeddings import Embedder
 from .index import Index, SyncReport
 from .playbook import Playbook
@@ -146,9 +146,7 @@ class Library:
     def clear_uploads(self) -> int:
         """Drop every person's uploads, files and index records (at start: a restart ends every
         session, and uploads never outlive their session). Returns how many files were removed."""
-        folder = self.settings.data_dir / "uploads"
-        files = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
-        shutil.rmtree(folder, ignore_errors=True)
+        files = remove_folder(self.settings.data_dir / "uploads")
         with self._lock:
             if self.index.drop_uploads():
                 self.retriever.refresh()
