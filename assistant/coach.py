@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from .diagnosis import Diagnoser
 from .embeddings import Embedder
 from .feedback import FeedbackStore
 from .index import Index, SyncReport
-from .library import Library
+from .library import Library, owner_key
 from .memory import MemoryStore
 from .retrieval import HybridRetriever, as_langchain_retriever
 from .session import Session
@@ -112,10 +112,18 @@ class Coach:
     def remove_upload(self, doc_id: str, owner: str) -> None:
         """Drop one of ``owner``'s documents from the index and the disk."""
         self.library.remove_upload(doc_id, owner)
+        self._redact(lambda gone: gone == doc_id)
 
     def forget(self, owner: str) -> None:
-        """Drop every document ``owner`` added (when their session ends)."""
-        self.library.forget(owner)
+        """Drop every document ``owner`` added (when their session ends), and their quotes from
+        stored conversations and feedback."""
+        if self.library.forget(owner):
+            prefix = f"upload-{owner_key(owner)}-"
+            self._redact(lambda gone: gone.startswith(prefix))
+
+    def _redact(self, gone: Callable[[str], bool]) -> int:
+        """Take the quotes of documents that are gone out of memory and feedback."""
+        return self.memory.redact(gone) + self.feedback.redact(gone)
 
     def as_retriever(self) -> Any:
         """The hybrid retriever as a LangChain ``BaseRetriever``."""
@@ -151,6 +159,7 @@ class Coach:
         ``settings.retention_days`` go. Returns what was removed, by kind."""
         now = time.time() if now is None else now
         removed = {"uploads": self.library.clear_uploads()}
+        removed["quotes of uploads"] = self._redact(lambda gone: gone.startswith("upload-"))
         removed["exports"] = remove_folder(self.settings.data_dir / "exports")
         days = self.settings.retention_days
         before = now - days * 86400 if days else float("-inf")

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".md", ".markdown", ".txt", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# Files one upload request may carry (Gradio's own parser takes up to 1,000).
+MAX_FILES_PER_UPLOAD = 10
 # What an upload may expand to: a PDF whose pages share one compressed stream turned 9 KB into
 # 5.9 MB of text (16 minutes of embedding). 400,000 characters is about 200 pages, a minute or
 # two of indexing on two cores.

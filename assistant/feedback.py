@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import TextIO
 
-from .store import SQLiteStore
+from .store import SQLiteStore, scrub
 from .types import Reply
 
 _SCHEMA = """
@@ -37,6 +37,23 @@ class FeedbackStore(SQLiteStore):
                 "INSERT INTO feedback (at, session, rating, question, reply, citations) VALUES (?, ?, ?, ?, ?, ?)",
                 (time.time(), session, 1 if liked else -1, question, reply.text, citations),
             )
+
+    def redact(self, gone: Callable[[str], bool]) -> int:
+        """Take the quotes of documents that are gone (``gone(doc_id)``) out of every rated reply."""
+        if not self.path.exists():
+            return 0
+        changed = 0
+        with self._db() as db:
+            for row_id, reply, stored in db.execute("SELECT id, reply, citations FROM feedback").fetchall():
+                citations = json.loads(stored)
+                (reply,), hit = scrub([reply], citations, gone)
+                if hit:
+                    db.execute(
+                        "UPDATE feedback SET reply = ?, citations = ? WHERE id = ?",
+                        (reply, json.dumps(citations, ensure_ascii=False), row_id),
+                    )
+                    changed += 1
+        return changed
 
     def records(self) -> Iterator[dict]:
         if not self.path.exists():

@@ -133,15 +133,16 @@ class Library:
                 Path(doc.path).unlink(missing_ok=True)
         self._sync_uploads(owner)
 
-    def forget(self, owner: str) -> None:
+    def forget(self, owner: str) -> bool:
         """Drop every document ``owner`` added (when their session ends); nothing to do, and no
-        index work, for an owner who added none."""
+        index work, for an owner who added none. Returns whether there was anything to drop."""
         folder = self._uploads_dir(owner)
         if not folder.exists():
-            return
+            return False
         shutil.rmtree(folder, ignore_errors=True)
         if self._index is not None:
             self._sync_uploads(owner)
+        return True
 
     def clear_uploads(self) -> int:
         """Drop every person's uploads, files and index records (at start: a restart ends every

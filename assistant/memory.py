@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from .store import SQLiteStore
+from .store import SQLiteStore, scrub
 from .types import Reply
 
 _SCHEMA = """
@@ -69,3 +70,21 @@ class MemoryStore(SQLiteStore):
         with self._db() as db:
             rows = db.execute("SELECT text, at FROM commitments WHERE session = ? ORDER BY id", (session,))
             return [Commitment(text, at) for text, at in rows.fetchall()]
+
+    def redact(self, gone: Callable[[str], bool]) -> int:
+        """Take the quotes of documents that are gone (``gone(doc_id)``: a person's removed
+        uploads) out of every stored reply. Returns how many replies changed."""
+        if not self.path.exists():
+            return 0
+        changed = 0
+        with self._db() as db:
+            rows = db.execute("SELECT id, content, reply FROM turns WHERE reply IS NOT NULL")
+            for row_id, content, stored in rows.fetchall():
+                reply = json.loads(stored)
+                texts = [content, reply.get("text", "")]
+                (content, reply["text"]), hit = scrub(texts, reply.get("citations", []), gone)
+                if hit:
+                    stored = json.dumps(reply, ensure_ascii=False)
+                    db.execute("UPDATE turns SET content = ?, reply = ? WHERE id = ?", (content, stored, row_id))
+                    changed += 1
+        return changed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,3 +38,21 @@ class SQLiteStore:
                     yield db
             finally:
                 db.close()
+
+
+REMOVED = "(quote removed with its document)"
+
+
+def scrub(texts: list[str], citations: list[dict], gone: Callable[[str], bool]) -> tuple[list[str], bool]:
+    """Take what a stored reply quoted from documents that are gone (``gone(doc_id)``) out of
+    its texts and its citations (changed in place). Returns the texts and whether any changed."""
+    changed = False
+    for citation in citations:
+        if not gone(citation.get("doc_id", "")):
+            continue
+        for quoted in sorted({citation.get("quote", ""), citation.get("text", "")}, key=len, reverse=True):
+            if quoted.strip():
+                texts = [text.replace(quoted, REMOVED) for text in texts]
+        citation.update(title=REMOVED, section="", text="", quote="", quote_start=0, quote_end=0)
+        changed = True
+    return texts, changed

@@ -31,3 +31,25 @@ def test_the_api_lists_only_named_endpoints(data_copy: Path):
         api = Client(url, verbose=False).view_api(print_info=False, return_format="dict")
     assert sorted(api["named_endpoints"]) == ["/chat", "/diagnose", "/export", "/feedback", "/upload"]
     assert not api["unnamed_endpoints"]
+
+
+def test_the_upload_route_refuses_more_files_than_the_page_takes(data_copy: Path):
+    import httpx
+
+    from assistant.corpus import MAX_FILES_PER_UPLOAD
+
+    def files(n: int) -> list:
+        return [("files", (f"note-{i}.md", b"# Note\n\nA few words.\n", "text/markdown")) for i in range(n)]
+
+    def chunked():
+        yield b"--x\r\n"
+
+    with running_app(data_copy) as url:
+        route = url + "gradio_api/upload"
+        too_many = httpx.post(route, files=files(MAX_FILES_PER_UPLOAD + 1), timeout=30)
+        allowed = httpx.post(route, files=files(MAX_FILES_PER_UPLOAD), timeout=30)
+        headers = {"content-type": "multipart/form-data; boundary=x"}
+        no_length = httpx.post(route, content=chunked(), headers=headers, timeout=30)
+    assert too_many.status_code == 413 and "At most 10 files" in too_many.text
+    assert allowed.status_code == 200 and len(allowed.json()) == MAX_FILES_PER_UPLOAD
+    assert no_length.status_code == 411

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -192,10 +193,34 @@ def test_the_retention_policy_applied_at_start(data_copy, tmp_path):
         db.execute("UPDATE feedback SET at = at - 40 * 86400")
 
     again = Coach(Settings(data_dir=data_copy, retention_days=30))  # the next start
-    assert again.clean_up() == {"uploads": 1, "exports": 1, "memory": 3, "feedback": 1}
+    assert again.clean_up() == {"uploads": 1, "quotes of uploads": 0, "exports": 1, "memory": 3, "feedback": 1}
     assert again.uploads("tab-1") == [] and again.index.count() == before
     cited = again.ask("Who decides the rota at Fernbrook Dairy?", owner="tab-1").citations
     assert all(not c.doc_id.startswith("upload-") for c in cited)
     assert again.session("old").commitments() == [] and len(again.session("recent").commitments()) == 1
     assert list(again.feedback.records()) == [] and not (data_copy / "exports").exists()
     assert Coach(Settings(data_dir=data_copy, retention_days=0)).clean_up(now=time.time() + 1e9)["memory"] == 0
+
+
+def test_quotes_of_an_upload_leave_memory_and_feedback_with_it(data_copy, tmp_path):
+    secret = "At Fernbrook Dairy the night shift decides its own rota every Friday."
+    notes = tmp_path / "rota.txt"
+    notes.write_text(secret, encoding="utf-8")
+    question = "Who decides the rota at Fernbrook Dairy?"
+
+    def stored() -> str:
+        memory = json.dumps(coach.memory.turns("browser-1"), ensure_ascii=False)
+        return memory + json.dumps(list(coach.feedback.records()), ensure_ascii=False)
+
+    coach = Coach(Settings(data_dir=data_copy))
+    ends = {"tab-1": lambda: coach.forget("tab-1"), "tab-2": lambda: Coach(coach.settings).clean_up()}
+    for owner, forget in ends.items():  # a tab closes; the app restarts
+        coach.add_upload(notes, owner=owner)
+        reply = coach.session("browser-1").ask(question, owner=owner)
+        assert any(c.doc_id.startswith("upload-") for c in reply.citations)
+        coach.feedback.add(question, reply, liked=True, session="browser-1")
+        assert "night shift decides its own rota" in stored()
+        forget()
+        assert "night shift" not in stored() and "(quote removed with its document)" in stored()
+    # the rest of the conversation stays
+    assert [t["content"] for t in coach.session("browser-1").history if t["role"] == "user"] == [question, question]

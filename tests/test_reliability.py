@@ -384,6 +384,20 @@ def test_the_page_stops_an_upload_over_20_mb_at_the_door(guarded_app: str):
         assert big.status_code == 413 and "File size exceeded" in big.text
 
 
+def test_an_address_that_keeps_failing_to_sign_in_waits(guarded_app: str):
+    import httpx
+
+    wrong, right = {"username": "coach", "password": "guess"}, {"username": "coach", "password": "letmein"}
+    with httpx.Client(base_url=guarded_app, timeout=60) as http:
+        assert [http.post("login", data=wrong).status_code for _ in range(5)] == [400] * 5
+        held = http.post("login", data=right)  # even the right password waits its turn
+        assert held.status_code == 429 and "try again" in held.text and held.headers["retry-after"] == "1"
+        time.sleep(1.2)
+        assert http.post("login", data=right).status_code == 200
+        assert http.post("login", data=wrong).status_code == 400  # a success started the count again
+        assert http.post("login", data=right).status_code == 200
+
+
 XSS_MESSAGE = (
     "<img src=x onerror=\"window.__pwned='message'; alert('message')\"> "
     f"{FERNBROOK} <script>window.__pwned = 'message script'</script>"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..coach import Coach
+from ..corpus import MAX_FILES_PER_UPLOAD
 from ..types import Reply
 from .render import (
     conversation_markdown,
@@ -147,7 +148,12 @@ def on_upload(coach: Coach, files: list | None, request: Any, progress: Any = No
 
     owner = _owner(request)
     lines = []
-    for f in files or []:
+    files = files or []
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        extra = len(files) - MAX_FILES_PER_UPLOAD
+        lines.append(f"Not added: {extra} files past the first {MAX_FILES_PER_UPLOAD} (at most that many at once).")
+        files = files[:MAX_FILES_PER_UPLOAD]
+    for f in files:
         path = Path(f if isinstance(f, str) else f.name)
         try:
             coach.add_upload(path, owner, progress=True)

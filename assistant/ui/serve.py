@@ -47,17 +47,24 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     app = build_app(coach, require_login=bool(kwargs.get("auth")))
     app.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
     import gradio as gr
+    from starlette.middleware import Middleware
 
     from ..corpus import MAX_FILE_BYTES
+    from .limits import LoginBackoff, UploadLimit
 
     # System fonts: the page must not reach out to a font service (it may have no network).
     fonts = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     theme = gr.themes.Default(font=fonts, font_mono=["ui-monospace", "monospace"])
     # Gradio refuses bigger uploads before writing them to disk (add_upload would refuse them after).
     kwargs.setdefault("max_file_size", MAX_FILE_BYTES)
+    # ...and UploadLimit refuses a request of more files than the page takes at once; an address
+    # that keeps failing to sign in waits longer each time.
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    limits = [Middleware(UploadLimit), Middleware(LoginBackoff)]
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), *limits]
     host = "127.0.0.1" if server_name in ("0.0.0.0", "") else server_name
     say(f"Ready after {time.monotonic() - started:.0f} s: open http://{host}:{port} in your browser.")
-    app.launch(server_name=server_name, server_port=port, css=CSS, js=JS, theme=theme, **kwargs)
+    app.launch(server_name=server_name, server_port=port, css=CSS, js=JS, theme=theme, app_kwargs=app_kwargs, **kwargs)
 
 
 def say(line: str) -> None:
