@@ -208,9 +208,27 @@ def chunk_sentences(doc_text: str, chunk: Chunk) -> list[Sentence]:
     return out
 
 
+# Words that carry no claim of their own: a sentence made only of these ("There's actually a big
+# difference between the two.") announces content without giving any.
+_EMPTY_WORDS = frozenset(
+    "the and but for with from are was were been being its it's this that these those there there's here "
+    "what which who how why when where you she they them their our your not than then too very just also "
+    "really actually quite more most much many lot lots big huge real clear important thing things "
+    "difference differences between two both one other another same different way ways kind sort does "
+    "did have has had can could will would should may might must let let's about into over some any all".split()
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
 def quotable(sentence: str) -> bool:
-    """Whether a sentence can stand in a reply as a quote (see _NOT_QUOTABLE)."""
-    return not _NOT_QUOTABLE.search(sentence.strip()[:300])
+    """Whether a sentence can stand in a reply as a quote: not a line of page furniture (see
+    _NOT_QUOTABLE), and saying something (a sentence of four words or more needs two beyond
+    _EMPTY_WORDS; scripts written without spaces make one long word, and pass)."""
+    head = sentence.strip()[:300]
+    if _NOT_QUOTABLE.search(head):
+        return False
+    words = _WORD.findall(head.lower().replace("’", "'"))
+    return len(words) < 4 or len([w for w in words if len(w) > 2 and w not in _EMPTY_WORDS]) >= 2
 
 
 def _list_as_line(raw: str) -> str:

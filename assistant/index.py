@@ -26,7 +26,8 @@ from .types import Chunk, Document, Sentence
 log = logging.getLogger(__name__)
 
 # Bump when chunking changes, so unchanged files are re-chunked once.
-PIPELINE_VERSION = "chunks-v3"  # v2: unquotable lines are not stored as sentences; v3: list items kept whole
+PIPELINE_VERSION = "chunks-v4"  # v2: unquotable lines not stored as sentences; v3: list items kept whole;
+# v4: sentences that say nothing are not quotable
 _PAGE = 2000
 EMBED_GROUP = 1024
 

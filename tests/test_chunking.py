@@ -97,3 +97,14 @@ def test_no_chunk_boundary_cuts_a_list_item_in_two():
             if not any(c.start <= line.start and line.end <= c.end for c in chunks):
                 cut.append((doc.doc_id, line.text[:50]))
     assert cut == []
+
+
+def test_a_sentence_that_says_nothing_is_never_quoted():
+    text = (
+        "# Managers and leaders\n\nThere’s actually a big difference between the two. Managers are maintainers who "
+        "rely on systems and controls.\n\n领导者需要不同的技能，而管理者需要系统。\n"
+    )
+    doc = Document("d", "Managers and leaders", text, "d.md")
+    quoted = [s.text for c in chunk_document(doc) for s in chunk_sentences(text, c)]
+    chinese = "领导者需要不同的技能，而管理者需要系统。"
+    assert quoted == ["Managers are maintainers who rely on systems and controls.", chinese]

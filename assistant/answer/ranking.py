@@ -50,7 +50,12 @@ _STOP = frozenset(
 
 
 def words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    """The content words of a text, a plural read as its singular ("managers" -> "manager")."""
+    return {
+        w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w
+        for w in _WORD.findall(text.lower())
+        if w not in _STOP
+    }
 
 
 def starts_with_pronoun(text: str) -> bool:
