@@ -296,6 +296,10 @@ class Coaching:
             notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
             return None
+        feeling = acknowledge(text, intent) if intent in ("situation", "commitment") else ""
+        if feeling:
+            lead = sections[0].lead.replace("It sounds like ", "It looks like ", 1)
+            sections[0] = replace(sections[0], lead=f"{feeling} {lead}".strip())
         return composed(text, subject, history, diagnosis, notes, question, intent, sections)
 
     def _situation(
@@ -474,6 +478,37 @@ _HEDGE = re.compile(
     re.I,
 )
 _LONE_I = re.compile(r"\bi\b")
+
+# What a person says they feel, and the line that meets it before any advice (first match wins).
+# Fear reads one way before a step ("slightly terrified") and another in a situation.
+_FEELINGS = (
+    (r"shattered|exhausted|knackered|burn(?:ed|t) out|worn out|drained|so tired", "That sounds exhausting."),
+    (r"terrified|scared|nervous|anxious|dreading|afraid|panicking|freaking out|worried", "fear"),
+    (r"frustrat\w*|fed up|annoyed|angry|furious|sick of|at my wits'? end|losing my mind", "That sounds frustrating."),
+    (r"guilty|ashamed|embarrassed|awful|terrible|bad about", "It says something good that this bothers you."),
+    (r"no choice|don'?t know what to do|at a loss|out of ideas|overwhelmed|stuck", "That's a hard spot to be in."),
+    (r"hurt|upset|gutted|heartbroken|like a fraud|hate (?:feeling|this|it)", "That sounds hard."),
+)
+_FEAR = {
+    "commitment": "Feeling nervous about it is normal; it usually means it matters to you.",
+    "situation": "That worry is understandable.",
+}
+_FEELING = [(re.compile(rf"\b(?:{words})\b", re.I), line) for words, line in _FEELINGS]
+# The feeling is the person's own: "I'm nervous", "makes me angry", or a sentence that opens with
+# it ("Slightly terrified."), not "my technicians are dreading it".
+_OWN = re.compile(r"\b(?:I|I'm|I’m|Im|me|myself)\b", re.I)
+
+
+def acknowledge(text: str, intent: str = "situation") -> str:
+    """A short line that meets a feeling the person names as their own ("I'm shattered",
+    "slightly terrified"), or "" when they name none."""
+    text = text[:4000]
+    for pattern, line in _FEELING:
+        for found in pattern.finditer(text):
+            before = re.split(r"[.!?]", text[max(0, found.start() - 60) : found.start()])[-1]
+            if _OWN.search(before) or len(before.split()) <= 1:
+                return _FEAR.get(intent, _FEAR["situation"]) if line == "fear" else line
+    return ""
 
 
 def hedges(text: str) -> list[str]:

@@ -195,3 +195,27 @@ def test_a_how_to_follow_up_stays_with_the_library_topic_and_is_that_managing_re
     assert any(c.doc_id == "kotter-eight-steps" for c in first_step.citations) and not _cards(first_step)
     _, which = _turns(coach, ["I check every report my team sends before it goes out.", "is that managing?"])
     assert which.diagnosis is not None and which.text.startswith("That leans to **managing**")
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [
+        (
+            "I rewrite my new nurse's handover notes every night because it's quicker. I'm shattered.",
+            "That sounds exhausting.",
+        ),
+        (
+            "I'm going to ask my team for feedback on my management on Friday. Slightly terrified.",
+            "Feeling nervous about it is normal",
+        ),
+        ("I rewrite my new nurse's handover notes every night because it's quicker.", ""),
+    ],
+)
+def test_a_feeling_the_person_names_is_met_before_the_advice(coach, message, line):
+    reply = coach.ask(message)
+    assert reply.intent in ("situation", "commitment")
+    opening = reply.text.split("\n")[0]
+    if line:
+        assert opening.startswith(line)
+    else:
+        assert not any(opening.startswith(w) for w in ("That sounds", "Feeling", "It says", "That's a hard"))
