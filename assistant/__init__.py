@@ -7,7 +7,22 @@ Example:
 """
 
 from .coach import Coach
+from .index import SyncReport
+from .memory import Commitment
+from .session import Session
 from .settings import Settings
-from .types import Citation, Diagnosis, Facet, Reply
+from .types import Citation, Diagnosis, Document, Facet, Passage, Reply
 
-__all__ = ["Citation", "Coach", "Diagnosis", "Facet", "Reply", "Settings"]
+__all__ = [
+    "Citation",
+    "Coach",
+    "Commitment",
+    "Diagnosis",
+    "Document",
+    "Facet",
+    "Passage",
+    "Reply",
+    "Session",
+    "Settings",
+    "SyncReport",
+]

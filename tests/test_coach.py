@@ -9,10 +9,24 @@ from assistant.answer.context import markers
 from assistant.library import owner_key
 
 
-def test_public_api():
-    assert sorted(assistant.__all__) == ["Citation", "Coach", "Diagnosis", "Facet", "Reply", "Settings"]
+def test_public_api_exports_every_type_a_public_method_hands_out():
+    import inspect
+    import typing
+
+    def named(hint: object) -> set[type]:
+        found = {hint} if inspect.isclass(hint) and hint.__module__.startswith("assistant") else set()
+        return found.union(*(named(arg) for arg in typing.get_args(hint)))
+
+    handed_out: set[type] = set()
+    for cls in (assistant.Coach, assistant.Session, assistant.Reply, assistant.Diagnosis):
+        for name, member in inspect.getmembers(cls):
+            if not name.startswith("_") and callable(member) and not inspect.isclass(member):
+                hints = typing.get_type_hints(member)
+                handed_out |= named(hints.get("return"))
+    assert {c.__name__ for c in handed_out} <= set(assistant.__all__)
+    assert {"Session", "Commitment", "SyncReport", "Document", "Passage"} <= {c.__name__ for c in handed_out}
     for name in assistant.__all__:
-        assert getattr(assistant, name)
+        assert getattr(assistant, name).__name__ == name
 
 
 def _check_citations(reply: Reply) -> None:
