@@ -48,6 +48,11 @@ CARD_WEIGHT = 0.5
 # A library answer ends by turning the question to the person's own team (a stock question
 # picked by similarity read as unrelated to the blind reader).
 ASK_ABOUT_THEIR_TEAM = "Where does this show up in your own team right now?"
+# A question this close to a library heading that asks it is answered by that section: its
+# first sentences, a paragraph per passage.
+ANSWERED = 0.65
+SECTION_SENTENCES = 5
+PARAGRAPH_SENTENCES = 3
 # A card option this close to a commitment is the move the person chose.
 SAME_MOVE = 0.5
 # How sure a card match must be for a commitment made without a situation before it to get
@@ -57,6 +62,7 @@ OPTIONS_SHOWN = 3
 # A passage this close overrules an off-topic reading (off-topic test and holdout messages
 # reached 0.48 at most; "What is the GROW model?" 0.53).
 LIBRARY_KNOWS = 0.52
+ABOUT_SURE = 0.9
 # How much the facet a situation lacks weighs, beside the situation itself, in choosing options.
 LACKING_WEIGHT = 0.3
 # A how-to question is answered with a card's moves when the matcher is this sure of the card;
@@ -101,6 +107,7 @@ class Coaching:
         self.embedder = embedder
         self.diagnoser = diagnoser
         self._facets: dict[str, np.ndarray] | None = None
+        self._headings: tuple[tuple, np.ndarray] | None = None
 
     def plan(
         self,
@@ -116,7 +123,10 @@ class Coaching:
         if intent == "distress":
             words = SAFETY if read.sure else f"{SAFETY}\n\n{MISREAD}"
             return Reply(words, [], False, query=text, notes=notes, safety=True, intent=intent)
-        if intent in ("off_topic", "about") and self._library_knows(text, read, owner):
+        # The library may overrule the reader's "off-topic", and an "about the coach" it is unsure
+        # of; "Are you like a real coach?" shares words with coaching articles and is still about us.
+        unsure = intent == "off_topic" or (intent == "about" and read.scores.get("about", 0.0) < ABOUT_SURE)
+        if unsure and self._library_knows(text, read, owner):
             read = replace(read, intent="question")
             intent = read.intent
         if intent in CONVERSATIONAL:
@@ -150,6 +160,10 @@ class Coaching:
         wanted: bool,
     ) -> Context | Reply:
         query = condense(text, history)
+        # A question the library asks itself in a heading is answered by that section, whole.
+        answered = self._answered(text, read, history, notes) if query == text else None
+        if answered is not None:
+            return answered
         # A follow-up ("how do I start with the first step?") is about what came before: the library.
         card = self._card_for(text, read) if query == text else None
         if card is not None:
@@ -189,6 +203,46 @@ class Coaching:
             intent=read.intent,
             sections=sections,
         )
+
+    def _answered(self, text: str, read: Understanding, history: list[dict], notes: list[str]) -> Context | None:
+        """A question that a library section asks in its heading ("How often should I praise
+        people without it getting cheap?") gets that section's answer, a paragraph per passage,
+        and closes with the question the section pairs with it; None when no heading is near."""
+        if read.intent != "question":
+            return None
+        retriever = self.library.retriever
+        sections = retriever.question_sections()
+        keys = tuple(sections)
+        if not keys:
+            return None
+        if self._headings is None or self._headings[0] != keys:
+            self._headings = (keys, self.embedder.embed([heading for _, heading in keys]))
+        similarity = self._headings[1] @ read.vector
+        best = int(np.argmax(similarity))
+        if similarity[best] < ANSWERED:
+            return None
+        chunks = sections[keys[best]]
+        found = self.library.index.sentences_of(c.chunk_id for c in chunks)
+        sentences = sorted((s for s, _ in found), key=lambda s: s.start)
+        quotes, room = [], SECTION_SENTENCES
+        for chunk in chunks:
+            said = [s for s in sentences if s.chunk_id == chunk.chunk_id and not s.text.rstrip().endswith("?")]
+            said = said[: min(room, PARAGRAPH_SENTENCES)]
+            room -= len(said)
+            if said:
+                joined = Sentence(
+                    stable_id(chunk.chunk_id, str(said[0].start), "section"),
+                    chunk.chunk_id,
+                    chunk.doc_id,
+                    " ".join(s.text for s in said),
+                    said[0].start,
+                    said[-1].end,
+                )
+                quotes.append(Quote(Passage(chunk, float(similarity[best]), float(similarity[best])), joined))
+        if not quotes:
+            return None
+        question = own_question(retriever.section_text(chunks[0])) or ASK_ABOUT_THEIR_TEAM
+        return composed(text, text, history, None, notes, question, read.intent, [Section("", [q]) for q in quotes])
 
     def _card_for(self, text: str, read: Understanding) -> Card | None:
         """The card whose options answer a how-to question or a goal, when the match is sure."""
@@ -413,6 +467,16 @@ class Coaching:
         if self._facets is None:
             self._facets = dict(zip(FACET_DESCRIPTIONS, self.embedder.embed(list(FACET_DESCRIPTIONS.values()))))
         return self._facets
+
+
+# An article may end a section's answer with the question it suggests the reader ask.
+_ASK_YOURSELF = re.compile(r"\bAsk yourself: ([^?\n]{3,200}\?)")
+
+
+def own_question(section: str) -> str:
+    """The question a library section pairs with its answer ("Ask yourself: ...?"), or ""."""
+    found = _ASK_YOURSELF.search(section)
+    return found.group(1)[:1].upper() + found.group(1)[1:] if found else ""
 
 
 def user_turns(history: list[dict]) -> list[str]:

@@ -22,6 +22,9 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # them, so the article that answers a question is not crowded out by cards that mention it.
 PLAYBOOK = "playbook-"
 MAX_CARDS = 2
+# The common-questions articles (faq/) answer the question in their heading, whole (see
+# Coaching._answered); their sentences are not mixed into other answers.
+FAQ = "faq-"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,26 @@ class HybridRetriever:
             chunks = self._by_doc.get(doc_id, [])
         return next((c for c in chunks if c.start <= start and end <= c.end), None)
 
+    def question_sections(self) -> dict[tuple[str, str], list[Chunk]]:
+        """The library's sections headed by a question ("## How do I delegate without losing
+        control?"), by (document id, heading), each as its chunks in order. Uploads are left out."""
+        if self._bm25 is None:
+            self.refresh()
+        with self._lock:
+            docs = list(self._by_doc.values())
+        found: dict[tuple[str, str], list[Chunk]] = {}
+        for chunks in docs:
+            for c in sorted(chunks, key=lambda c: c.start):
+                if not c.owner and c.section.endswith("?") and c.section != c.title:
+                    found.setdefault((c.doc_id, c.section), []).append(c)
+        return found
+
+    def section_text(self, chunk: Chunk) -> str:
+        """The text of the whole section ``chunk`` is part of (a long section spans chunks)."""
+        with self._lock:
+            chunks = self._by_doc.get(chunk.doc_id, [chunk])
+        return "\n".join(c.text for c in sorted(chunks, key=lambda c: c.start) if c.section == chunk.section)
+
     def retrieve(
         self, query: str, top_k: int | None = None, vector: np.ndarray | None = None, owner: str = ""
     ) -> Retrieval:
@@ -136,6 +159,8 @@ class HybridRetriever:
         cards = 0
         if in_scope:
             for cid in sorted(fused, key=fused.get, reverse=True):
+                if cid in chunks and chunks[cid].doc_id.startswith(FAQ):
+                    continue
                 if cid in chunks and similarity.get(cid, 0.0) >= self.floor - PASSAGE_MARGIN:
                     card = chunks[cid].doc_id.startswith(PLAYBOOK)
                     if card and cards == MAX_CARDS:

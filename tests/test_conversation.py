@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from conftest import CORPUS
 
 from assistant import Coach, Settings
 from assistant.questions import OPTIONS_QUESTION, WAY_FORWARD_QUESTION
@@ -201,7 +202,7 @@ def test_a_how_to_follow_up_stays_with_the_library_topic_and_is_that_managing_re
     ("message", "line"),
     [
         (
-            "I rewrite my new nurse's handover notes every night because it's quicker. I'm shattered.",
+            "I rewrite my team's reports every evening because it's quicker than explaining. I'm exhausted.",
             "That sounds exhausting.",
         ),
         (
@@ -219,3 +220,19 @@ def test_a_feeling_the_person_names_is_met_before_the_advice(coach, message, lin
         assert opening.startswith(line)
     else:
         assert not any(opening.startswith(w) for w in ("That sounds", "Feeling", "It says", "That's a hard"))
+
+
+def test_a_question_the_library_asks_in_a_heading_is_answered_by_that_section_and_its_question(coach):
+    from assistant.coaching import own_question
+
+    assert own_question("Feedback lands when... Ask yourself: which moment this week?") == "Which moment this week?"
+    assert own_question("No question here. What would you do?") == ""
+    faq = {p.stem: p.read_text(encoding="utf-8") for p in (CORPUS / "faq").glob("*.md")}
+    reply = coach.ask("what's the difference between managing and leading?")
+    first, *_, closing = [line for line in reply.text.split("\n") if line.strip()]
+    assert [c.doc_id for c in reply.citations] == ["faq-managing-and-leading"]
+    assert first.startswith("Managing keeps the current operation running") and first.endswith("[1]")
+    assert f"Ask yourself: {closing}" in faq["managing-and-leading"] and "Ask yourself" not in reply.text
+    # far from every heading: the library's articles answer, and FAQ sentences are not mixed in
+    other = coach.ask("What did Fayol mean by unity of command?")
+    assert other.citations and not any(c.doc_id.startswith("faq-") for c in other.citations)

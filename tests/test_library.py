@@ -11,8 +11,11 @@ from conftest import CORPUS, ROOT
 from assistant.corpus import load_corpus
 
 DOCS, PROBLEMS = load_corpus(CORPUS)
-ARTICLES = [d for d in DOCS if d.doc_id != "management-vs-leadership" and d.metadata.get("kind") != "playbook"]
+ARTICLES = [
+    d for d in DOCS if d.doc_id != "management-vs-leadership" and d.metadata.get("kind") not in ("playbook", "faq")
+]
 CARDS = [d for d in DOCS if d.metadata.get("kind") == "playbook"]
+FAQS = [d for d in DOCS if d.metadata.get("kind") == "faq"]
 QUESTIONS = [json.loads(line) for line in (ROOT / "eval/data/questions.jsonl").open(encoding="utf-8")]
 
 
@@ -33,6 +36,26 @@ def test_article_front_matter_and_length(doc):
     words = len(doc.text.split())
     assert 500 <= words <= 1300, f"{doc.doc_id}: {words} words"
     assert doc.text.count("\n## ") >= 3, f"{doc.doc_id}: needs sections with headings"
+
+
+@pytest.mark.parametrize("doc", FAQS, ids=lambda d: d.doc_id)
+def test_common_questions_are_answered_first_in_sentences_that_stand_alone(doc):
+    from assistant.answer.ranking import leans_on_what_came_before
+    from assistant.chunking import chunk_document, chunk_sentences
+    from assistant.coaching import own_question
+
+    assert doc.metadata["id"] == f"faq-{Path(doc.path).stem}" and doc.metadata["references"]
+    sections = doc.text.split("\n## ")[1:]
+    assert len(sections) >= 15
+    for section in sections:
+        heading, _, answer = section.partition("\n")
+        assert heading.endswith("?") and answer.count("Ask yourself:") == 1, heading
+        assert own_question(answer).endswith("?"), heading
+    # The coach quotes a section from its start, a paragraph per passage: each passage's first
+    # sentence must read on its own.
+    passages = [chunk_sentences(doc.text, c) for c in chunk_document(doc)]
+    assert sum(len(p) for p in passages) >= 4 * len(sections)
+    assert [p[0].text for p in passages if p and leans_on_what_came_before(p[0].text)] == []
 
 
 @pytest.mark.parametrize("doc", CARDS, ids=lambda d: d.doc_id)

@@ -38,8 +38,15 @@ FEATURES = (
 )
 _WORD = re.compile(r"[a-z]{3,}")
 _PRONOUN = re.compile(r"^(?:it|its|this|that|these|those|they|them|their|he|she|his|her|such|both)\b", re.I)
-# "In his 1989 book, he summarized...": a pronoun in the first words, with no name before it.
-_EARLY_PRONOUN = re.compile(r"^(?:[a-z0-9,']+\s+){0,4}(?:he|she|his|her|they|their|it|its|this|these)\b", re.I)
+# "In his 1989 book, he summarized...": a pronoun in the first words, after an opening that is no
+# subject (a preposition, a conjunction, an adverb) and with no name before it. "Feedback lands
+# when it names..." has its subject first, and stands alone.
+_EARLY_PRONOUN = re.compile(
+    r"^(?:in|on|at|after|before|when|while|since|as|for|by|with|from|later|then|still|yet|so|and|or|"
+    r"even|over|under|during|through|without|unlike|like|because|although|though|once)\s+"
+    r"(?:[a-z0-9,']+\s+){0,3}(?:he|she|his|her|they|their|it|its|this|these)\b",
+    re.I,
+)
 _NAME = re.compile(r"^\S+\s+(?:\S+\s+){0,3}?[A-Z][a-z]")
 _EXAMPLE = re.compile(r"^(?:an?|for example|for instance|imagine|consider|one|when an?|if an?)\b", re.I)
 _STOP = frozenset(
