@@ -117,3 +117,14 @@ def test_in_the_page_a_follow_up_stays_on_the_situation_and_a_step_moves_toward_
     assert why.citations and {c.doc_id for c in why.citations} <= cards
     *_, turns = _final(coach, "I'll let my two leads approve anything under 500 euros from Monday.", messages, turns)
     assert "toward **leading**: more empowering" in turns[-1]["reply"].text
+
+
+def test_in_the_page_a_common_question_gets_its_answer_and_sources_and_a_named_feeling_is_met(coach):
+    _, messages, sources, _, _, turns = _final(coach, "How often should I praise people?", [], [])
+    answer = turns[-1]["reply"]
+    assert [c.doc_id for c in answer.citations][:1] == ["faq-people"] and "Ask yourself" not in answer.text
+    assert "Common questions: leading people day to day" in sources and 'id="source-1-1"' in sources
+    shown = [gradio_message(m.role, m.content) for m in messages]
+    situation = "I check every expense claim my team submits myself, even the tiny ones. Honestly I'm exhausted."
+    _, messages, sources, diagnosis, _, turns = _final(coach, situation, shown, turns)
+    assert turns[-1]["reply"].text.startswith("That sounds exhausting.") and "Leans to managing" in diagnosis
