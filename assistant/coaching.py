@@ -218,6 +218,12 @@ class Coaching:
         if self._headings is None or self._headings[0] != keys:
             self._headings = (keys, self.embedder.embed([heading for _, heading in keys]))
         similarity = self._headings[1] @ read.vector
+        # Context first, then the question ("I'm terrible at delegating... How do I start?"):
+        # the question alone is matched too.
+        found = _LAST_QUESTION.search(text[-600:])
+        asked = found.group(1).strip() if found else ""
+        if len(asked) >= 8 and len(asked) < len(text.strip()) - 20:
+            similarity = np.maximum(similarity, self._headings[1] @ self.embedder.embed_one(asked))
         best = int(np.argmax(similarity))
         if similarity[best] < ANSWERED:
             return None
@@ -364,17 +370,24 @@ class Coaching:
         lead = f"It sounds like {lower_first(card.title).rstrip('.')}." if named else ""
         lacking = card.lacking
         reason: list[Quote] = []
+        after = ""
         if diagnosis is not None:
             drivers = diagnosis.drivers()
-            lead = f"{lead} {read_line(diagnosis)}".strip()
             aim = self._facet_vectors()[drivers[0].name] + vector
-            reason = self._best_lines(card, card.reading, aim, 1)
-            if not reason:
-                lead = lead.rstrip(":") + "."
+            # The line that reads the situation, not the one naming the missing facet (the
+            # options' lead names it).
+            reading = [line for line in card.reading if "missing" not in line.text] or card.reading
+            reason = self._best_lines(card, reading, aim, 1)
+            # What is going on first, in the card's words; then where that sits between managing
+            # and leading (a label first read as jargon, and the card's title as an echo).
+            if reason:
+                lead, after = "", frame_line(diagnosis)
+            else:
+                lead = f"{lead} {frame_line(diagnosis)}".strip()
             lacking = card.lacking or COUNTERPART[drivers[0].name]
         options = self._ranked_options(card, vector, lacking, shown)[:OPTIONS_SHOWN]
         sections = [
-            Section(lead, reason),
+            Section(lead, reason, after=after),
             Section(
                 f"A few things you could try, toward more {lacking}:" if lacking else "A few things to try:",
                 options,
@@ -469,6 +482,8 @@ class Coaching:
         return self._facets
 
 
+# The last question of a message: after its last sentence end, up to a question mark at its end.
+_LAST_QUESTION = re.compile(r"(?:^|[.!?]\s)\s*([^.!?]{8,300}\?)\s*$")
 # An article may end a section's answer with the question it suggests the reader ask.
 _ASK_YOURSELF = re.compile(r"\bAsk yourself: ([^?\n]{3,200}\?)")
 
@@ -595,6 +610,14 @@ def read_line(diagnosis: Diagnosis) -> str:
     if diagnosis.lean == "balanced":
         return f"What you describe mixes managing and leading, mostly {drivers}:"
     return f"That leans to **{VERB[diagnosis.lean]}**, mostly {drivers}:"
+
+
+def frame_line(diagnosis: Diagnosis) -> str:
+    """Where a situation sits between managing and leading, in a sentence after its reading."""
+    drivers = _and(f.name for f in diagnosis.drivers())
+    if diagnosis.lean == "balanced":
+        return f"In managing-or-leading terms, it mixes both, mostly {drivers}."
+    return f"In managing-or-leading terms, that leans to **{VERB[diagnosis.lean]}**, mostly {drivers}."
 
 
 def _and(names: object) -> str:

@@ -41,6 +41,7 @@ class Section:
     lead: str
     quotes: list[Quote] = field(default_factory=list)
     bullets: bool = False
+    after: str = ""  # the coach's words after run-on quotes
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def render(section: Section, cite: object) -> str:
     quoted = [cite(q) for q in section.quotes]  # type: ignore[operator]
     if section.bullets:
         return "\n".join([section.lead, *(f"- {q}" for q in quoted)]) if quoted else ""
-    return " ".join([section.lead, *quoted]).strip()
+    return " ".join(part for part in [section.lead, *quoted, section.after] if part)
 
 
 def opening(diagnosis: Diagnosis | None) -> str:
