@@ -48,6 +48,8 @@ CARD_WEIGHT = 0.5
 # A library answer ends by turning the question to the person's own team (a stock question
 # picked by similarity read as unrelated to the blind reader).
 ASK_ABOUT_THEIR_TEAM = "Where does this show up in your own team right now?"
+# A second card this likely may add options when the situation's own card has run out.
+NEARBY = 0.1
 # A question this close to a library heading that asks it is answered by that section: its
 # first sentences, a paragraph per passage.
 ANSWERED = 0.65
@@ -262,15 +264,20 @@ class Coaching:
         return matches[0].card
 
     def _discussed(self, history: list[dict]) -> Card | None:
-        """The card whose options the latest reply that gave any showed: the situation under discussion."""
+        """The card whose options the latest reply that gave any showed: the situation under
+        discussion (of two cards there, the one shown first)."""
         cards = self.library.playbook.cards
         for message in reversed(history):
             if message.get("role") != "assistant":
                 continue
             content = str(message.get("content", ""))
-            for card in cards:
-                if any(o.action.text[:60] in content for o in card.options):
-                    return card
+            found = [
+                (min(at), card)
+                for card in cards
+                if (at := [content.find(o.action.text[:60]) for o in card.options if o.action.text[:60] in content])
+            ]
+            if found:
+                return min(found, key=lambda pair: pair[0])[1]
         return None
 
     def _follow_up(
@@ -322,6 +329,7 @@ class Coaching:
             vector, layers = encoded.vectors[0], encoded.layers[0]
         playbook = self.library.playbook
         matches = [m for m in playbook.match(vector, layers, 2) if m.score >= CARD_FLOOR[playbook.learned]]
+        nearby = [m for m in matches if m.score >= NEARBY]  # more options when the situation's own run out
         discussed = self._discussed(history) if intent in ("options", "commitment") else None
         # A step announced after a situation's options is about that situation; options are, when
         # asked for in a short or referring follow-up.
@@ -347,7 +355,7 @@ class Coaching:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
             sections, question = self._situation(matches[0], diagnosis, vector, shown)
         elif intent == "options":
-            sections = self._options(matches, vector, shown)
+            sections = self._options(matches, vector, shown, nearby)
             question = OPTIONS_QUESTION if len(sections[0].quotes) > 1 else ONE_OPTION_QUESTION
         else:
             hedged = hedges(text)
@@ -396,12 +404,21 @@ class Coaching:
         ]
         return sections, self._card_question(card, shown) or TOWARD.get(lacking, OPTIONS_QUESTION)
 
-    def _options(self, matches: list[Match], vector: np.ndarray, shown: str) -> list[Section]:
+    def _options(
+        self, matches: list[Match], vector: np.ndarray, shown: str, nearby: list[Match] | None = None
+    ) -> list[Section]:
         quotes: list[Quote] = []
         for match in matches:
             quotes += self._ranked_options(match.card, vector, match.card.lacking, shown)
-        # Only what was not shown yet; everything again when all of it was.
+        # Only what was not shown yet; everything again when all of it was. When the situation's
+        # own card has fewer than two left, the next nearest card adds its own.
         fresh = [q for q in quotes if q.sentence.text[:60] not in shown]
+        for match in nearby or []:
+            if len(fresh) >= 2:
+                break
+            if all(match.card is not m.card for m in matches):
+                more = self._ranked_options(match.card, vector, match.card.lacking, shown)
+                fresh += [q for q in more if q.sentence.text[:60] not in shown][: 2 - len(fresh)]
         chosen = (fresh or quotes)[:OPTIONS_SHOWN]
         title = lower_first(matches[0].card.title)
         lead = f"Here are some options for when {title}:" if len(chosen) > 1 else f"One more thing to try when {title}:"

@@ -181,6 +181,21 @@ def test_more_options_are_ones_not_shown_yet(coach):
     assert ("Which of these" in more.text) == (len(bullets) > 1) != ("One more thing to try" in more.text)
 
 
+def test_when_the_situation_s_own_options_run_short_a_near_card_adds_fresh_ones(coach):
+    first, more = _turns(
+        coach,
+        [
+            "Every report my team writes, I end up rewriting myself before it goes to the client, and it eats my"
+            " evenings.",
+            "What could I do instead?",
+        ],
+    )
+    shown = {c.quote for c in first.citations}
+    bullets = [line for line in more.text.splitlines() if line.startswith("- ")]
+    assert len(bullets) >= 2 and not shown & {c.quote for c in more.citations}
+    assert len({c.doc_id for c in more.citations}) == 2  # the situation's card, then a near one
+
+
 def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_copy):
     session = Coach(Settings(data_dir=data_copy)).session("odd-input")
     reply = session.ask("How do I\x00 give feedback\ud800 that lands?")
