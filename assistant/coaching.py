@@ -53,6 +53,7 @@ NEARBY = 0.1
 # A question this close to a library heading that asks it is answered by that section: its
 # first sentences, a paragraph per passage.
 ANSWERED = 0.65
+NEARER = 0.1
 SECTION_SENTENCES = 5
 PARAGRAPH_SENTENCES = 3
 # A card option this close to a commitment is the move the person chose.
@@ -228,6 +229,11 @@ class Coaching:
             similarity = np.maximum(similarity, self._headings[1] @ self.embedder.embed_one(asked))
         best = int(np.argmax(similarity))
         if similarity[best] < ANSWERED:
+            return None
+        # A passage of the articles far nearer than the heading answers more exactly ("How does
+        # Maxwell define leadership?" is the definition, not the common question on his levels).
+        found = retriever.retrieve(text, vector=read.vector)
+        if max((p.similarity for p in found.passages), default=0.0) > similarity[best] + NEARER:
             return None
         chunks = sections[keys[best]]
         found = self.library.index.sentences_of(c.chunk_id for c in chunks)
