@@ -15,7 +15,7 @@ from collections.abc import Callable
 from assistant.answer.checks import kind, sentences
 from assistant.chunking import chunk_document, chunk_sentences, quotable
 from assistant.coach import clean_message
-from assistant.coaching import acknowledge, condense, hedges, second_person
+from assistant.coaching import _LAST_QUESTION, acknowledge, condense, hedges, own_question, second_person
 from assistant.corpus import _split_front_matter
 from assistant.diagnosis import clauses
 from assistant.types import Document
@@ -59,11 +59,13 @@ def cases() -> dict[str, Callable[[str], object]]:
             windows(t),
             DISTRESS_WORDS.search(t),
         ),
-        "coaching (condense, second_person, hedges, acknowledge)": lambda t: (
+        "coaching (condense, second_person, hedges, acknowledge, questions)": lambda t: (
             condense(t, [{"role": "user", "content": t}]),
             second_person(t),
             hedges(t),
             acknowledge(t),
+            _LAST_QUESTION.search(t[-600:]),
+            own_question(t),
         ),
         "diagnosis.clauses": clauses,
         "answer.checks (sentences, kind)": lambda t: (sentences(t), kind(t)),
