@@ -223,8 +223,8 @@ class Coaching:
         similarity = self._headings[1] @ read.vector
         # Context first, then the question ("I'm terrible at delegating... How do I start?"):
         # the question alone is matched too.
-        found = _LAST_QUESTION.search(text[-600:])
-        asked = found.group(1).strip() if found else ""
+        last = _LAST_QUESTION.search(text[-600:])
+        asked = last.group(1).strip() if last else ""
         if len(asked) >= 8 and len(asked) < len(text.strip()) - 20:
             similarity = np.maximum(similarity, self._headings[1] @ self.embedder.embed_one(asked))
         best = int(np.argmax(similarity))
@@ -232,12 +232,12 @@ class Coaching:
             return None
         # A passage of the articles far nearer than the heading answers more exactly ("How does
         # Maxwell define leadership?" is the definition, not the common question on his levels).
-        found = retriever.retrieve(text, vector=read.vector)
-        if max((p.similarity for p in found.passages), default=0.0) > similarity[best] + NEARER:
+        nearest = retriever.retrieve(text, vector=read.vector).passages
+        if max((p.similarity for p in nearest), default=0.0) > similarity[best] + NEARER:
             return None
         chunks = sections[keys[best]]
-        found = self.library.index.sentences_of(c.chunk_id for c in chunks)
-        sentences = sorted((s for s, _ in found), key=lambda s: s.start)
+        stored = self.library.index.sentences_of(c.chunk_id for c in chunks)
+        sentences = sorted((s for s, _ in stored), key=lambda s: s.start)
         quotes, room = [], SECTION_SENTENCES
         for chunk in chunks:
             said = [s for s in sentences if s.chunk_id == chunk.chunk_id and not s.text.rstrip().endswith("?")]

@@ -48,7 +48,7 @@ def scrub(texts: list[str], citations: list[dict], gone: Callable[[str], bool]) 
     its texts and its citations (changed in place). Returns the texts and whether any changed."""
     changed = False
     for citation in citations:
-        if not gone(citation.get("doc_id", "")):
+        if not gone(citation.get("doc_id", "")) or citation.get("title") == REMOVED:
             continue
         for quoted in sorted({citation.get("quote", ""), citation.get("text", "")}, key=len, reverse=True):
             if quoted.strip():

@@ -236,5 +236,6 @@ def test_quotes_of_an_upload_leave_memory_and_feedback_with_it(data_copy, tmp_pa
         assert "night shift decides its own rota" in stored()
         forget()
         assert "night shift" not in stored() and "(quote removed with its document)" in stored()
+    assert Coach(coach.settings).clean_up()["quotes of uploads"] == 0  # what is gone is not counted again
     # the rest of the conversation stays
     assert [t["content"] for t in coach.session("browser-1").history if t["role"] == "user"] == [question, question]
