@@ -66,7 +66,8 @@ COUNTERPART = {
 }
 
 # GROW across a conversation: the question that moves each stage on.
-GOAL_QUESTION = "What would tell you, a month from now, that you got there?"
+# A goal may be for a quarter or a year: the question asks for the first sign of progress.
+GOAL_QUESTION = "What would you notice a month from now that tells you you're on the way?"
 OPTIONS_QUESTION = "Which of these would you try first, and what is the smallest step you could take this week?"
 WAY_FORWARD_QUESTION = "What might get in the way, and how will you know it worked?"
 FIRM_UP_QUESTION = "What would make it definite: which day, and what is the first thing you will do?"

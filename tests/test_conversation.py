@@ -151,7 +151,7 @@ def test_how_to_questions_and_goals_get_moves_from_the_playbook_theory_does_not(
     assert _cards(how) == {"playbook-weak-one-to-ones"}
     goal = coach.ask("My goal for this quarter is to stop being the bottleneck on my team.")
     assert goal.intent == "goal" and goal.text.startswith("That's a goal worth working toward.")
-    assert _cards(goal) and goal.text.rstrip().endswith("that you got there?")
+    assert _cards(goal) and goal.text.rstrip().endswith("tells you you're on the way?")
     theory = coach.ask("What is psychological safety?")
     assert theory.citations and not _cards(theory)
 
