@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ def _ask(page, text: str) -> None:
     # the reply streams in; it is complete once the page has no pending event
     page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=60_000)
     page.wait_for_timeout(500)
+
+
+def _committed(path: Path, words: str) -> bool:
+    """Whether the memory file holds a commitment with these words."""
+    import sqlite3
+
+    if not path.exists():
+        return False
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT text FROM commitments").fetchall()
+    return any(words in text for (text,) in rows)
 
 
 def _last_reply(page) -> str:
@@ -239,6 +251,11 @@ def test_commitments_are_offered_after_the_app_restarts(library_dir, tmp_path, p
     with running_app(data, port=port) as url:
         _open(page, url)
         _ask(page, "This week I will let Priya chair the retro.")
+        # The commitment is stored when the reply's stream ends; on a busy machine that can come
+        # after the page looks settled, so wait for it before the app stops.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _committed(data / "memory.sqlite3", "Priya"):
+            time.sleep(0.5)
     with running_app(data, port=port) as url:
         _open(page, url)
         banner = page.locator("#last-time")
