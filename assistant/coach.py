@@ -18,7 +18,7 @@ from .diagnosis import Diagnoser
 from .embeddings import Embedder
 from .feedback import FeedbackStore
 from .index import Index, SyncReport
-from .library import Library, owner_key
+from .library import Library, upload_prefix
 from .memory import MemoryStore
 from .retrieval import HybridRetriever, as_langchain_retriever
 from .session import Session
@@ -118,7 +118,7 @@ class Coach:
         """Drop every document ``owner`` added (when their session ends), and their quotes from
         stored conversations and feedback."""
         if self.library.forget(owner):
-            prefix = f"upload-{owner_key(owner)}-"
+            prefix = upload_prefix(owner)
             self._redact(lambda gone: gone.startswith(prefix))
 
     def _redact(self, gone: Callable[[str], bool]) -> int:
@@ -159,7 +159,7 @@ class Coach:
         ``settings.retention_days`` go. Returns what was removed, by kind."""
         now = time.time() if now is None else now
         removed = {"uploads": self.library.clear_uploads()}
-        removed["quotes of uploads"] = self._redact(lambda gone: gone.startswith("upload-"))
+        removed["quotes of uploads"] = self._redact(lambda gone: gone.startswith(upload_prefix()))
         removed["exports"] = remove_folder(self.settings.data_dir / "exports")
         days = self.settings.retention_days
         before = now - days * 86400 if days else float("-inf")

@@ -280,7 +280,7 @@ class Coaching:
             found = [
                 (min(at), card)
                 for card in cards
-                if (at := [content.find(o.action.text[:60]) for o in card.options if o.action.text[:60] in content])
+                if (at := [i for o in card.options if (i := content.find(o.action.text[:60])) >= 0])
             ]
             if found:
                 return min(found, key=lambda pair: pair[0])[1]

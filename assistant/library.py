@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -124,7 +123,7 @@ class Library:
         """The documents ``owner`` has added, with ids of their own."""
         folder = self._uploads_dir(owner)
         docs, _ = load_corpus(folder) if folder.exists() else ([], [])
-        return [replace(d, doc_id=f"upload-{owner_key(owner)}-{Path(d.path).stem}") for d in docs]
+        return [replace(d, doc_id=f"{upload_prefix(owner)}{Path(d.path).stem}") for d in docs]
 
     def remove_upload(self, doc_id: str, owner: str) -> None:
         """Drop one of ``owner``'s documents from the index and the disk."""
@@ -139,7 +138,7 @@ class Library:
         folder = self._uploads_dir(owner)
         if not folder.exists():
             return False
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_folder(folder)
         if self._index is not None:
             self._sync_uploads(owner)
         return True
@@ -160,6 +159,11 @@ class Library:
         with self._lock:
             self.index.sync(self.uploads(owner), progress=progress, owner=owner)
             self.retriever.refresh()
+
+
+def upload_prefix(owner: str = "") -> str:
+    """How the ids of ``owner``'s uploads begin; of everyone's, without an owner."""
+    return f"upload-{owner_key(owner)}-" if owner else "upload-"
 
 
 def owner_key(owner: str) -> str:

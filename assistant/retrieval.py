@@ -80,6 +80,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._chunks: dict[str, Chunk] = {}
         self._by_doc: dict[str, list[Chunk]] = {}
+        self._questions: dict[tuple[str, str], list[Chunk]] = {}
         self._bm25: _Bm25 | None = None
 
     def refresh(self) -> None:
@@ -89,9 +90,14 @@ class HybridRetriever:
         by_doc: dict[str, list[Chunk]] = {}
         for c in chunks:
             by_doc.setdefault(c.doc_id, []).append(c)
+        questions: dict[tuple[str, str], list[Chunk]] = {}
+        for c in sorted(chunks, key=lambda c: (c.doc_id, c.start)):
+            if not c.owner and c.section.endswith("?") and c.section != c.title:
+                questions.setdefault((c.doc_id, c.section), []).append(c)
         with self._lock:
             self._chunks = {c.chunk_id: c for c in chunks}
             self._by_doc = by_doc
+            self._questions = questions
             self._bm25 = bm25
 
     def chunk_at(self, doc_id: str, start: int, end: int) -> Chunk | None:
@@ -108,13 +114,7 @@ class HybridRetriever:
         if self._bm25 is None:
             self.refresh()
         with self._lock:
-            docs = list(self._by_doc.values())
-        found: dict[tuple[str, str], list[Chunk]] = {}
-        for chunks in docs:
-            for c in sorted(chunks, key=lambda c: c.start):
-                if not c.owner and c.section.endswith("?") and c.section != c.title:
-                    found.setdefault((c.doc_id, c.section), []).append(c)
-        return found
+            return self._questions
 
     def section_text(self, chunk: Chunk) -> str:
         """The text of the whole section ``chunk`` is part of (a long section spans chunks)."""
