@@ -25,6 +25,7 @@ class Library:
         self.embedder = embedder
         self.problems: list[str] = []
         self._playbook = Playbook([], embedder)
+        self._asked: dict[tuple[str, str], tuple[str, ...]] = {}
         self._index: Index | None = None
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
@@ -46,6 +47,13 @@ class Library:
         """The playbook's cards, read at the sync that opens the library."""
         _ = self.index
         return self._playbook
+
+    @property
+    def asked(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Other ways people ask a question-headed section, by (document id, heading): the
+        ``asked`` front matter of a common-questions article."""
+        _ = self.index
+        return self._asked
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -87,6 +95,7 @@ class Library:
             report = self._index.sync(docs, progress=progress)
             self._retriever.refresh()
             self._playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
+            self._asked = {key: ways for doc in docs for key, ways in asked_in(doc).items()}
             self._synced = True
             self.problems = problems
             return report
@@ -170,3 +179,16 @@ def owner_key(owner: str) -> str:
     """The folder and id part of an owner: a digest, so "Alice" and "alice", or any two ids in
     scripts without ASCII letters, never share uploads."""
     return digest(owner)[:20]
+
+
+def asked_in(doc: Document) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The ``asked`` front matter of ``doc`` (heading: [other wordings]), keyed by (doc id,
+    heading); headings the text does not have and wordings that are not text are left out."""
+    asked = doc.metadata.get("asked")
+    if not isinstance(asked, dict):
+        return {}
+    return {
+        (doc.doc_id, heading): tuple(w for w in ways if isinstance(w, str) and w.strip())
+        for heading, ways in asked.items()
+        if isinstance(heading, str) and isinstance(ways, list) and f"## {heading}\n" in doc.text
+    }

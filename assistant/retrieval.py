@@ -38,6 +38,17 @@ class Retrieval:
     vector: Any = None
 
 
+_WORD = re.compile(r"[A-Za-z][\w-]*")
+# A capitalised name followed, within three words, by what names a model ("Belbin's team roles",
+# "Eisenhower matrix"), or alone in brackets ("(Heifetz)").
+_NAMED = re.compile(
+    r"\b([A-Z][a-z][\w-]+|[A-Z]{3,6})(?:'s|’s)?(?:\s+[\w-]+){0,3}?\s+"
+    r"(?:models?|theory|theories|hierarchy|framework|method|matrix|pyramid|principles?|laws?|styles?|approach|"
+    r"cycle|grid|stages|needs|roles|window|curve|dysfunctions|canvas|ladder|triangle|quadrants?|wheel|"
+    r"test|concept|idea)\b|\(([A-Z][a-z][\w-]+)\)"
+)
+
+
 class _Bm25:
     def __init__(self, chunks: list[Chunk]) -> None:
         import bm25s
@@ -81,6 +92,7 @@ class HybridRetriever:
         self._chunks: dict[str, Chunk] = {}
         self._by_doc: dict[str, list[Chunk]] = {}
         self._questions: dict[tuple[str, str], list[Chunk]] = {}
+        self._words: set[str] = set()
         self._bm25: _Bm25 | None = None
 
     def refresh(self) -> None:
@@ -91,6 +103,7 @@ class HybridRetriever:
         for c in chunks:
             by_doc.setdefault(c.doc_id, []).append(c)
         questions: dict[tuple[str, str], list[Chunk]] = {}
+        names = {w.lower() for c in chunks if not c.owner for w in _WORD.findall(f"{c.title} {c.text}")}
         for c in sorted(chunks, key=lambda c: (c.doc_id, c.start)):
             if not c.owner and c.section.endswith("?") and c.section != c.title:
                 questions.setdefault((c.doc_id, c.section), []).append(c)
@@ -98,6 +111,7 @@ class HybridRetriever:
             self._chunks = {c.chunk_id: c for c in chunks}
             self._by_doc = by_doc
             self._questions = questions
+            self._words = names
             self._bm25 = bm25
 
     def chunk_at(self, doc_id: str, start: int, end: int) -> Chunk | None:
@@ -107,6 +121,18 @@ class HybridRetriever:
         with self._lock:
             chunks = self._by_doc.get(doc_id, [])
         return next((c for c in chunks if c.start <= start and end <= c.end), None)
+
+    def unknown_names(self, text: str, owner: str = "") -> list[str]:
+        """The names of models or authors ``text`` asks about ("Belbin's team roles", "the
+        Eisenhower matrix", "(Heifetz)") that appear nowhere in the library or ``owner``'s uploads."""
+        if self._bm25 is None:
+            self.refresh()
+        named = [m.group(1) or m.group(2) for m in _NAMED.finditer(text)]
+        with self._lock:
+            words = self._words
+            mine = [c for c in self._chunks.values() if owner and c.owner == owner]
+        words = words | {w.lower() for c in mine for w in _WORD.findall(c.text)}
+        return list(dict.fromkeys(n for n in named if n.lower() not in words))
 
     def question_sections(self) -> dict[tuple[str, str], list[Chunk]]:
         """The library's sections headed by a question ("## How do I delegate without losing

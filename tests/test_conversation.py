@@ -251,3 +251,44 @@ def test_a_question_the_library_asks_in_a_heading_is_answered_by_that_section_an
     # far from every heading: the library's articles answer, and FAQ sentences are not mixed in
     other = coach.ask("What did Fayol mean by unity of command?")
     assert other.citations and not any(c.doc_id.startswith("faq-") for c in other.citations)
+
+
+def test_a_common_question_asked_in_other_words_or_inside_a_story_gets_its_section(coach):
+    # far from its heading ("How do I give feedback that actually lands?": 0.49), one of the
+    # wordings the article lists for it
+    reply = coach.ask("What do I do when my comments to staff are too vague to be useful?")
+    assert reply.text.startswith("Feedback lands when") and reply.citations[0].doc_id == "faq-people"
+    # a story read as a situation that asks a common question gets that question's answer
+    story = coach.ask(
+        "My new direct report works remotely from another country and we have never met in person. "
+        "How do I build a relationship with him?"
+    )
+    assert story.intent == "situation" and story.diagnosis is None
+    assert story.text.startswith("Relationships with a remote report") and story.citations[0].doc_id.startswith("faq-")
+    # "Am I managing or leading here?" at the end of a story stays a question about the story
+    mine = coach.ask(
+        "I stopped chairing our weekly meeting; a different person runs it each week and people talk more. "
+        "Am I managing or leading here?"
+    )
+    assert not any(c.doc_id.startswith("faq-") for c in mine.citations)
+
+
+def test_a_question_the_library_cannot_answer_says_so_and_quotes_only_the_nearest_sentence(coach):
+    from assistant.coaching import ASK_WHY_IT_MATTERS
+
+    named = coach.ask("Is Belbin's team roles model any good?")
+    assert named.text.startswith("The library has nothing on Belbin, so I won't guess")
+    assert len(named.citations) == 1 and named.text.rstrip().endswith(ASK_WHY_IT_MATTERS)
+    far = coach.ask("Radical Candor. My director loves it. Am I misunderstanding it?")
+    assert far.text.startswith("The library doesn't answer that directly") and len(far.citations) == 1
+    # a model the library explains is answered as usual
+    known = coach.ask("What does Drucker's idea of management by objectives mean?")
+    assert "won't guess" not in known.text and known.citations[0].doc_id == "drucker-management-by-objectives"
+
+
+def test_a_how_to_question_after_its_context_gets_the_cards_moves(coach):
+    reply = coach.ask(
+        "Our director rewrites the team's priorities every Monday and people are worn out. "
+        "How do I push back on her without wrecking things?"
+    )
+    assert reply.citations and {c.doc_id for c in reply.citations} == {"playbook-shifting-priorities-boss"}

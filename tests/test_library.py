@@ -58,6 +58,31 @@ def test_common_questions_are_answered_first_in_sentences_that_stand_alone(doc):
     assert [p[0].text for p in passages if p and leans_on_what_came_before(p[0].text)] == []
 
 
+@pytest.mark.parametrize("doc", FAQS, ids=lambda d: d.doc_id)
+def test_each_common_question_lists_other_ways_people_ask_it(doc):
+    from assistant.library import asked_in
+
+    headings = [s.partition("\n")[0] for s in doc.text.split("\n## ")[1:]]
+    asked = asked_in(doc)
+    assert sorted(h for _, h in asked) == sorted(headings)
+    assert all(len(ways) >= 5 and len(set(ways)) == len(ways) for ways in asked.values())
+
+
+def test_other_wordings_are_kept_only_for_headings_the_text_has():
+    from assistant.library import asked_in
+    from assistant.types import Document
+
+    doc = Document(
+        "faq-x",
+        "x",
+        "# x\n\n## How do I start?\nStart small.\n",
+        "x.md",
+        {"asked": {"How do I start?": ["where to begin", 3], "How do I stop?": ["halt"]}},
+    )
+    assert asked_in(doc) == {("faq-x", "How do I start?"): ("where to begin",)}
+    assert asked_in(Document("y", "y", "text", "y.md", {"asked": ["not", "a", "mapping"]})) == {}
+
+
 @pytest.mark.parametrize("doc", CARDS, ids=lambda d: d.doc_id)
 def test_playbook_card_has_reading_options_pitfalls_questions_and_examples(doc):
     from assistant.playbook import read_card

@@ -96,7 +96,11 @@ class ExtractiveBackend:
                 continue
             support.append(c)
             taken.append(c.vector)
-        return [_quote(context, c) for c in answer], [_quote(context, c) for c in support]
+        quotes = [_quote(context, c) for c in answer]
+        # A second sentence that leans on the first is quoted with it: the first is not said twice.
+        if len(quotes) == 2 and quotes[1].sentence.start <= quotes[0].sentence.start:
+            quotes = quotes[1:]
+        return quotes, [_quote(context, c) for c in support]
 
 
 def _candidates(context: Context, slot: Slot) -> list[Candidate]:
