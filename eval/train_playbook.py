@@ -2,10 +2,13 @@
 
 Which card a described situation is: a logistic regression over MiniLM's pooled layers (as the
 message reader sees them), trained on each card's examples (how people describe that situation),
-its title with its summary, the sentences of its "What is going on", and the training half of
-eval/data/playbook/stories.jsonl (long, messy stories, four per card, written apart from the
-cards). Writes assistant/models/playbook.npz. Prints the accuracy with each card's examples held
-out in turn, and on the stories' test half, which is never trained on.
+its title with its summary, the sentences of its "What is going on", the training part of
+eval/data/playbook/stories.jsonl (long, messy stories, eight per card, written from the cards) and
+the training half of eval/data/playbook/blind.jsonl (situations written without the cards by
+other writers, each labelled with its card by two readers; only those both gave the same card).
+Writes assistant/models/playbook.npz. Prints the accuracy with each card's examples held out in
+turn, on the stories' test part and on the blind test half (never trained on), and how often the
+blind test half's card is right by how sure the matcher is.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ from assistant.settings import REPO_CORPUS
 
 C = 0.01
 STORIES = Path(__file__).resolve().parent / "data" / "playbook" / "stories.jsonl"
+BLIND = STORIES.with_name("blind.jsonl")
+# Blind situations are few beside the card-written ones; each counts this many times in training.
+BLIND_WEIGHT = 3
 
 
 def texts(cards: list) -> tuple[list[str], list[int], list[int]]:
     """(text, card index, fold) rows: examples have folds 0, 1, 2..., the card's own words and the
-    training stories fold -1, the test stories fold -2."""
+    training stories fold -1, the test stories fold -2, the blind test situations fold -3 (card
+    index -1 where the readers found no card fits)."""
     rows: list[tuple[str, int, int]] = []
     for i, card in enumerate(cards):
         rows += [(t, i, j) for j, t in enumerate(card.examples)]
@@ -36,6 +43,15 @@ def texts(cards: list) -> tuple[list[str], list[int], list[int]]:
     for line in STORIES.read_text(encoding="utf-8").splitlines():
         story = json.loads(line)
         rows.append((story["text"], ids.index(story["card"]), -1 if story["split"] == "train" else -2))
+    for line in BLIND.read_text(encoding="utf-8").splitlines():
+        story = json.loads(line)
+        if not story["card"]:  # the two readers disagreed
+            continue
+        card = ids.index(story["card"]) if story["card"] != "none" else -1
+        if story["split"] == "test":
+            rows.append((story["text"], card, -3))
+        elif card >= 0:
+            rows += [(story["text"], card, -1)] * BLIND_WEIGHT
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
@@ -50,14 +66,18 @@ def main() -> None:
     words, owners, folds = texts(cards)
     layers = Embedder().encode(words).layers
     y, folds = np.array(owners), np.array(folds)
-    stories = folds == -2
+    stories, blind = folds == -2, folds == -3
+    trained = ~stories & ~blind
     held = []
     for fold in range(6):
         test = folds == fold
-        mean, scale, model = fit(layers[~test & ~stories], y[~test & ~stories])
+        mean, scale, model = fit(layers[trained & ~test], y[trained & ~test])
         held.append(float((model.predict((layers[test] - mean) / scale) == y[test]).mean()))
-    mean, scale, model = fit(layers[~stories], y[~stories])
+    mean, scale, model = fit(layers[trained], y[trained])
     story_accuracy = float((model.predict((layers[stories] - mean) / scale) == y[stories]).mean())
+    p = model.predict_proba((layers[blind] - mean) / scale)
+    right = p.argmax(axis=1) == y[blind]
+    fits = y[blind] >= 0
     np.savez_compressed(
         MODEL_FILE,
         cards=np.array([c.doc_id for c in cards]),
@@ -68,6 +88,14 @@ def main() -> None:
     )
     print(f"wrote {MODEL_FILE} for {len(cards)} cards")
     print(f"held-out example accuracy {np.mean(held):.3f}; test stories ({stories.sum()}) {story_accuracy:.3f}")
+    print(f"blind test situations with a card ({fits.sum()}): {right[fits].mean():.3f}")
+    sure = p.max(axis=1)
+    for low, high in ((0, 0.3), (0.3, 0.5), (0.5, 1.01)):
+        band = (sure >= low) & (sure < high)
+        print(
+            f"  matcher {low:.1f}-{min(high, 1):.1f}: {band.sum()} situations, {right[band & fits].sum()} right, "
+            f"{(band & ~fits).sum()} with no card that fits"
+        )
 
 
 if __name__ == "__main__":
