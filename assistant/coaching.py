@@ -62,6 +62,10 @@ NEARER = 0.1
 # other ways the common questions are asked, each matched against the rest, 79% of those in
 # 0.55-0.65 that were this far ahead found their own heading; 52% of all in 0.60-0.65).
 STANDS_OUT = 0.55
+# The other wordings of a heading count this much less than the heading itself ("is leading better
+# than managing", listed under "Is leadership more important...", came nearer "what's the
+# difference between managing and leading?" than the heading that asks exactly that).
+ASKED_DISCOUNT = 0.03
 STANDS_OUT_BY = 0.08
 # A story this close to a common question asks it (none of the dev set's situations came within
 # 0.75 of one, apart from "Am I managing or leading here?", which stays a situation).
@@ -72,6 +76,14 @@ ASKED_IN_A_STORY = 0.75
 ANSWERS_DIRECTLY = 0.41
 SECTION_SENTENCES = 5
 PARAGRAPH_SENTENCES = 3
+# Below this, the matcher's card is more often wrong than right for situations written without
+# the cards in mind (the test half of eval/data/playbook/blind.jsonl: 16% right below 0.3, 22% in
+# 0.3-0.5, 65% at 0.5 or more): the reply names the situation it answers and asks whether that
+# is the heart of it.
+SURE_CARD = 0.5
+READ_AS = "If I've read you right, the heart of this is that {}."
+OR_CLOSER = "Is that the heart of it, or is it closer to this: {}?"
+OR_ELSE = "Is that the heart of it, or is something else going on?"
 # A card option this close to a commitment is the move the person chose.
 SAME_MOVE = 0.5
 # How sure a card match must be for a commitment made without a situation before it to get
@@ -114,6 +126,22 @@ WHY = re.compile(
     r"don'?t want|worried|afraid|scared|nervous)\b|^\W*but\b",
     re.I,
 )
+# "What could I actually say to him?" and "what should I watch for?", after a card's options.
+SAY = re.compile(
+    r"\bwhat (?:could|should|would|do|can|might) i (?:actually |even |then )?(?:say|tell)\b|"
+    r"\bhow (?:do|should|could|would|can) i (?:word|phrase|put it|say|respond|answer|reply)\b|"
+    r"\bhow to (?:word|phrase|say|respond)\b|\bwhat (?:words|to say)\b|\bscript\b",
+    re.I,
+)
+WATCH = re.compile(
+    r"\bwatch (?:out )?for\b|\bpitfalls?\b|\bbe careful (?:of|about)\b|\bwhat (?:could|might|can) go wrong\b|"
+    r"\bmistakes? to avoid\b|\bwhat should i avoid\b",
+    re.I,
+)
+WORDS_LEAD = "Words you could try, to put in your own way:"
+WORDS_QUESTION = "Which of these sounds most like you, and how would you say it in your own words?"
+PITFALLS_LEAD = "What to watch for:"
+PITFALLS_QUESTION = "Which of these is most likely to trip you up, and what will you do if it happens?"
 VERB = {"management": "managing", "leadership": "leading"}
 ONE_OPTION_QUESTION = "Would that fit your team, and what is the smallest step you could take this week?"
 
@@ -127,7 +155,7 @@ class Coaching:
         self.embedder = embedder
         self.diagnoser = diagnoser
         self._facets: dict[str, np.ndarray] | None = None
-        self._headings: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
+        self._headings: tuple[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def plan(
         self,
@@ -152,6 +180,10 @@ class Coaching:
         if intent in CONVERSATIONAL:
             return Reply(CONVERSATIONAL[intent], [], intent != "off_topic", query=text, notes=notes, intent=intent)
         wanted = self.settings.diagnose if diagnose is None else diagnose
+        if history and (SAY.search(text) or WATCH.search(text)):
+            planned = self._words_or_pitfalls(text, read, history, notes)
+            if planned is not None:
+                return planned
         if history and (intent in ("question", "goal") or (intent == "situation" and WHICH_SIDE.search(text))):
             planned = self._follow_up(text, read, history, notes, wanted)
             if planned is not None:
@@ -289,14 +321,17 @@ class Coaching:
 
     def _near_headings(self, keys: tuple[tuple[str, str], ...], vector: np.ndarray) -> np.ndarray:
         """The cosine of ``vector`` to each question heading, or to the nearest of the other ways
-        people ask it (the article's ``asked`` front matter)."""
+        people ask it (the article's ``asked`` front matter), less ASKED_DISCOUNT: a heading the
+        message is as near as to another heading's wording keeps it."""
         asked = self.library.asked
         if self._headings is None or self._headings[0] != (keys, asked):
             ways = [[heading, *asked.get((doc, heading), ())] for doc, heading in keys]
             starts = np.cumsum([0] + [len(w) for w in ways[:-1]])
-            self._headings = ((keys, asked), (self.embedder.embed([w for row in ways for w in row]), starts))
-        vectors, starts = self._headings[1]
-        return np.maximum.reduceat(vectors @ vector, starts)
+            discount = np.concatenate([[0.0] + [ASKED_DISCOUNT] * (len(w) - 1) for w in ways])
+            vectors = self.embedder.embed([w for row in ways for w in row])
+            self._headings = ((keys, asked), (vectors, starts, discount))
+        vectors, starts, discount = self._headings[1]
+        return np.maximum.reduceat(vectors @ vector - discount, starts)
 
     def _card_for(self, text: str, read: Understanding) -> Card | None:
         """The card whose options answer a how-to question or a goal, when the match is sure."""
@@ -326,6 +361,26 @@ class Coaching:
             if found:
                 return min(found, key=lambda pair: pair[0])[1]
         return None
+
+    def _words_or_pitfalls(
+        self, text: str, read: Understanding, history: list[dict], notes: list[str]
+    ) -> Context | None:
+        """ "What do I actually say to him?" gets the words the card under discussion suggests;
+        "what should I watch for?" its pitfalls. None without such a card."""
+        card = self._discussed(history)
+        if card is None:
+            return None
+        asked_words = bool(SAY.search(text))
+        lines = card.words if asked_words else card.watch
+        quotes = [q for q in (self._quote(card, line, 1.0) for line in lines) if q is not None]
+        if not quotes:
+            return None
+        feeling = acknowledge(text, "situation")
+        lead = WORDS_LEAD if asked_words else PITFALLS_LEAD
+        sections = [Section(f"{feeling} {lead}".strip(), quotes, bullets=True)]
+        shown = said_before(history)
+        question = WORDS_QUESTION if asked_words else self._card_question(card, shown) or PITFALLS_QUESTION
+        return composed(text, text, history, None, notes, question, read.intent, sections)
 
     def _follow_up(
         self, text: str, read: Understanding, history: list[dict], notes: list[str], wanted: bool
@@ -401,6 +456,12 @@ class Coaching:
             if diagnosis is not None:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
             sections, question = self._situation(matches[0], diagnosis, vector, shown)
+            if playbook.learned and matches[0].score < SURE_CARD:
+                # Unsure of the card: say which situation the advice is for, and ask.
+                guess = READ_AS.format(lower_first(matches[0].card.title).rstrip("."))
+                sections[0] = replace(sections[0], lead=f"{guess} {sections[0].lead}".strip())
+                other = next((m.card for m in matches[1:] if m.score >= matches[0].score / 2), None)
+                question = OR_CLOSER.format(lower_first(other.title).rstrip(".")) if other else OR_ELSE
         elif intent == "options":
             sections = self._options(matches, vector, shown, nearby)
             question = OPTIONS_QUESTION if len(sections[0].quotes) > 1 else ONE_OPTION_QUESTION
@@ -697,7 +758,10 @@ def _and(names: object) -> str:
     return " and ".join(items) if len(items) <= 2 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-_FIRST_PERSON = re.compile(r"\b(am I|I am|I'm|I've|I'd|I'll|I|me|my|mine|myself)\b")
+# "our" and "we" too: "Who is each update in our meetings addressed to?" is asked of the person.
+_FIRST_PERSON = re.compile(
+    r"\b(am I|I am|I'm|I've|I'd|I'll|I|me|my|mine|myself|are we|we're|we've|we|us|our|ours|ourselves)\b"
+)
 _SECOND = {
     "am I": "are you",
     "I am": "you are",
@@ -710,6 +774,14 @@ _SECOND = {
     "my": "your",
     "mine": "yours",
     "myself": "yourself",
+    "are we": "are you",
+    "we're": "you're",
+    "we've": "you've",
+    "we": "you",
+    "us": "you",
+    "our": "your",
+    "ours": "yours",
+    "ourselves": "yourselves",
 }
 
 

@@ -61,6 +61,7 @@ class Card:
     options: list[Option]
     watch: list[Line]
     questions: list[str]
+    words: list[Line] = field(default_factory=list)
 
 
 def _sentences(text: str, start: int, end: int) -> list[Line]:
@@ -89,6 +90,7 @@ def read_card(doc: Document) -> Card | None:
     questions = [" ".join(text[a:b].split()) for a, b in bullets("questions to ask yourself")]
     watch = [line for a, b in bullets("watch out for") for line in _sentences(text, a, b)[:1]]
     reading = _sentences(text, *sections.get("what is going on", (0, 0)))
+    words = [Line(" ".join(text[a:b].split()), a, b) for a, b in bullets("words you could use")]
     if not options or not questions:
         return None
     meta = doc.metadata
@@ -103,6 +105,7 @@ def read_card(doc: Document) -> Card | None:
         options=options,
         watch=watch,
         questions=questions,
+        words=words,
     )
 
 

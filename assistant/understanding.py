@@ -78,7 +78,8 @@ DISTRESS_WORDS = re.compile(
     medical\ emergency|chest\ pains?|(?:crushing|tight|pressure\ in\ my)\ chest|chest\ (?:is\ )?(?:really\ )?tight|
     arm\ (?:has\ )?(?:gone|going|went)\ numb|numb\ (?:left\ )?arm|
     can'?t\ breathe|not\ breathing|overdos\w*|heart\ attack|seizure|
-    unconscious|unresponsive|(?:isn'?t|not)\ coming\ round|passed\ out|face\ (?:is\ )?drooping|
+    unconscious|(?:is|was|went|lying|completely|now)\ unresponsive|(?:isn'?t|not)\ coming\ round|passed\ out|
+    face\ (?:is\ )?drooping|
     slurr\w*\ (?:speech|words)|anaphyla\w*|panic\ attack|can'?t\ stop\ shaking|hearing\ voices
     )\b""",
     re.I | re.X,

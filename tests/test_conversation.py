@@ -60,6 +60,7 @@ def test_memory_survives_a_restart(library_dir, tmp_path):
         "A colleague collapsed with chest pain in the office, what do I do?",
         "My engineer just phoned, he is standing on a bridge and says he doesn't see the point anymore.",
         "She said in supervision that her kids would be better off with their dad and she won't be a burden for long.",
+        "One of my pickers collapsed by the dock and is unresponsive.",
     ],
 )
 def test_distress_gets_the_safety_reply_and_no_coaching(coach, message):
@@ -84,6 +85,14 @@ def test_distress_gets_the_safety_reply_and_no_coaching(coach, message):
 )
 def test_commitments_are_read_in_plain_words(coach, message, intent):
     assert coach.ask(message).intent == intent
+
+
+def test_a_client_calling_the_team_unresponsive_is_coached_not_given_the_safety_reply(coach):
+    reply = coach.ask(
+        "Our biggest client just told my director we're 'slow and unresponsive', but most delays come from "
+        "their own late paperwork. I'm tired of taking the blame for things outside my control."
+    )
+    assert not reply.safety and reply.intent != "distress"
 
 
 def test_a_worry_without_the_grammar_of_a_step_is_not_a_commitment(coach):
@@ -292,3 +301,42 @@ def test_a_how_to_question_after_its_context_gets_the_cards_moves(coach):
         "How do I push back on her without wrecking things?"
     )
     assert reply.citations and {c.doc_id for c in reply.citations} == {"playbook-shifting-priorities-boss"}
+
+
+@pytest.mark.parametrize(
+    "story",
+    [
+        "I sign off every purchase, every expense and every discount myself, even the small ones, and my two "
+        "senior people say it slows everything down.",
+        "Since the new rota came in, the morning and evening crews at our depot blame each other for every "
+        "missed delivery and I spend half my shift refereeing.",
+    ],
+)
+def test_a_situation_the_matcher_is_unsure_of_names_the_reading_and_asks_if_it_is_right(coach, story):
+    from assistant.coaching import OR_ELSE, SURE_CARD
+
+    read = coach.reader.read(story)
+    best = coach.library.playbook.match(read.vector, read.layers, 1)[0]
+    reply = coach.ask(story)
+    hedged = reply.text.startswith("If I've read you right, the heart of this is that")
+    assert hedged == (best.score < SURE_CARD), best
+    closing = reply.text.rstrip().split("\n")[-1]
+    assert not hedged or closing.startswith("Is that the heart of it, or is it closer to this:") or closing == OR_ELSE
+
+
+def test_asked_what_to_say_or_what_to_watch_for_after_options_gets_the_cards_words_or_pitfalls(coach):
+    from assistant.coaching import PITFALLS_LEAD, WORDS_LEAD, WORDS_QUESTION
+
+    history = []
+    first = "I need to give hard feedback to a friend on my team about her missed deadlines, and I keep putting it off."
+    reply = coach.ask(first)
+    history += [{"role": "user", "content": first}, {"role": "assistant", "content": reply.text}]
+    card = reply.citations[-1].doc_id
+    words = coach.ask("ok but what could I actually say to her?", history=history)
+    lines = [line for line in words.text.split("\n") if line.startswith("- ")]
+    assert words.text.startswith(WORDS_LEAD) and len(lines) >= 2
+    assert all(line.count('"') == 2 for line in lines) and words.text.rstrip().endswith(WORDS_QUESTION)
+    assert {c.doc_id for c in words.citations} == {card}
+    watch = coach.ask("I'll do it on Monday. What should I watch for?", history=history)
+    assert watch.text.startswith(PITFALLS_LEAD) and {c.doc_id for c in watch.citations} == {card}
+

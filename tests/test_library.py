@@ -2,6 +2,7 @@
 and every topic question finds its article."""
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -98,6 +99,9 @@ def test_playbook_card_has_reading_options_pitfalls_questions_and_examples(doc):
         assert option.why is not None and (CORPUS / f"{option.source}.md").exists(), option.action.text
         assert doc.text[option.line.start : option.line.end].startswith(option.action.text[:30])
     assert len(card.examples) >= 12 and len(set(card.examples)) == len(card.examples)
+    # words a manager could say, each a moment and the words in quotes
+    assert 2 <= len(card.words) <= 3
+    assert all(re.fullmatch(r'[^"]{3,60}: "[^"]{10,300}"', line.text) for line in card.words), card.words
 
 
 def test_the_playbook_covers_the_common_situations():
