@@ -76,14 +76,6 @@ ASKED_IN_A_STORY = 0.75
 ANSWERS_DIRECTLY = 0.41
 SECTION_SENTENCES = 5
 PARAGRAPH_SENTENCES = 3
-# Below this, the matcher's card is more often wrong than right for situations written without
-# the cards in mind (the test half of eval/data/playbook/blind.jsonl: 16% right below 0.3, 22% in
-# 0.3-0.5, 65% at 0.5 or more): the reply names the situation it answers and asks whether that
-# is the heart of it.
-SURE_CARD = 0.5
-READ_AS = "If I've read you right, the heart of this is that {}."
-OR_CLOSER = "Is that the heart of it, or is it closer to this: {}?"
-OR_ELSE = "Is that the heart of it, or is something else going on?"
 # A card option this close to a commitment is the move the person chose.
 SAME_MOVE = 0.5
 # How sure a card match must be for a commitment made without a situation before it to get
@@ -456,12 +448,6 @@ class Coaching:
             if diagnosis is not None:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
             sections, question = self._situation(matches[0], diagnosis, vector, shown)
-            if playbook.learned and matches[0].score < SURE_CARD:
-                # Unsure of the card: say which situation the advice is for, and ask.
-                guess = READ_AS.format(lower_first(matches[0].card.title).rstrip("."))
-                sections[0] = replace(sections[0], lead=f"{guess} {sections[0].lead}".strip())
-                other = next((m.card for m in matches[1:] if m.score >= matches[0].score / 2), None)
-                question = OR_CLOSER.format(lower_first(other.title).rstrip(".")) if other else OR_ELSE
         elif intent == "options":
             sections = self._options(matches, vector, shown, nearby)
             question = OPTIONS_QUESTION if len(sections[0].quotes) > 1 else ONE_OPTION_QUESTION

@@ -303,27 +303,6 @@ def test_a_how_to_question_after_its_context_gets_the_cards_moves(coach):
     assert reply.citations and {c.doc_id for c in reply.citations} == {"playbook-shifting-priorities-boss"}
 
 
-@pytest.mark.parametrize(
-    "story",
-    [
-        "I sign off every purchase, every expense and every discount myself, even the small ones, and my two "
-        "senior people say it slows everything down.",
-        "Since the new rota came in, the morning and evening crews at our depot blame each other for every "
-        "missed delivery and I spend half my shift refereeing.",
-    ],
-)
-def test_a_situation_the_matcher_is_unsure_of_names_the_reading_and_asks_if_it_is_right(coach, story):
-    from assistant.coaching import OR_ELSE, SURE_CARD
-
-    read = coach.reader.read(story)
-    best = coach.library.playbook.match(read.vector, read.layers, 1)[0]
-    reply = coach.ask(story)
-    hedged = reply.text.startswith("If I've read you right, the heart of this is that")
-    assert hedged == (best.score < SURE_CARD), best
-    closing = reply.text.rstrip().split("\n")[-1]
-    assert not hedged or closing.startswith("Is that the heart of it, or is it closer to this:") or closing == OR_ELSE
-
-
 def test_asked_what_to_say_or_what_to_watch_for_after_options_gets_the_cards_words_or_pitfalls(coach):
     from assistant.coaching import PITFALLS_LEAD, WORDS_LEAD, WORDS_QUESTION
 
@@ -339,4 +318,3 @@ def test_asked_what_to_say_or_what_to_watch_for_after_options_gets_the_cards_wor
     assert {c.doc_id for c in words.citations} == {card}
     watch = coach.ask("I'll do it on Monday. What should I watch for?", history=history)
     assert watch.text.startswith(PITFALLS_LEAD) and {c.doc_id for c in watch.citations} == {card}
-
