@@ -47,6 +47,7 @@ _EARLY_PRONOUN = re.compile(
     r"(?:[a-z0-9,']+\s+){0,3}(?:he|she|his|her|they|their|it|its|this|these)\b",
     re.I,
 )
+_ALSO = re.compile(r"^(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)? (?:also|too|further|likewise)\b|If (?:yes|not|so)\b|Another\b)")
 _NAME = re.compile(r"^\S+\s+(?:\S+\s+){0,3}?[A-Z][a-z]")
 _EXAMPLE = re.compile(r"^(?:an?|for example|for instance|imagine|consider|one|when an?|if an?)\b", re.I)
 _STOP = frozenset(
@@ -71,8 +72,13 @@ def starts_with_pronoun(text: str) -> bool:
 
 def leans_on_what_came_before(text: str) -> bool:
     """Whether a sentence needs an earlier one to make sense: it opens with a pronoun, or has one
-    in its first words before any name ("In his 1989 book, he summarized...")."""
-    return starts_with_pronoun(text) or (bool(_EARLY_PRONOUN.match(text)) and not _NAME.match(text))
+    in its first words before any name ("In his 1989 book, he summarized..."), or adds to what came
+    before ("Kotter also argued...", "Another pitfall...", "If yes, ...")."""
+    return (
+        starts_with_pronoun(text)
+        or (bool(_EARLY_PRONOUN.match(text)) and not _NAME.match(text))
+        or bool(_ALSO.match(text))
+    )
 
 
 @dataclass(frozen=True)
