@@ -321,3 +321,20 @@ def test_asked_what_to_say_or_what_to_watch_for_after_options_gets_the_cards_wor
     assert {c.doc_id for c in words.citations} == {card}
     watch = coach.ask("I'll do it on Monday. What should I watch for?", history=history)
     assert watch.text.startswith(PITFALLS_LEAD) and {c.doc_id for c in watch.citations} == {card}
+
+
+def test_the_common_questions_other_wordings_are_embedded_once_and_kept(library_dir, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(library_dir, data)
+    question = "How do I give feedback that actually lands?"
+    first = Coach(Settings(data_dir=data)).ask(question)
+    assert len(list(data.glob("embedded-*.npy"))) == 1
+    again = Coach(Settings(data_dir=data))
+    embed = again.embedder.embed
+
+    def no_long_lists(texts):
+        assert len(texts) < 50, "the headings were embedded again"
+        return embed(texts)
+
+    monkeypatch.setattr(again.embedder, "embed", no_long_lists)
+    assert again.ask(question).text == first.text
