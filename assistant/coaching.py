@@ -64,11 +64,11 @@ NEARER = 0.1
 # other ways the common questions are asked, each matched against the rest, 79% of those in
 # 0.55-0.65 that were this far ahead found their own heading; 52% of all in 0.60-0.65).
 STANDS_OUT = 0.55
+STANDS_OUT_BY = 0.08
 # The other wordings of a heading count this much less than the heading itself ("is leading better
 # than managing", listed under "Is leadership more important...", came nearer "what's the
 # difference between managing and leading?" than the heading that asks exactly that).
 ASKED_DISCOUNT = 0.01
-STANDS_OUT_BY = 0.08
 # A story this close to a common question asks it (none of the dev set's situations came within
 # 0.75 of one, apart from "Am I managing or leading here?", which stays a situation).
 ASKED_IN_A_STORY = 0.75
@@ -345,6 +345,9 @@ class Coaching:
             with partial.open("wb") as f:
                 np.save(f, vectors)
             partial.replace(path)
+            for old in path.parent.glob("embedded-*.npy"):  # an earlier library's
+                if old != path:
+                    old.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only data folder: embedded again at the next start
         return vectors
@@ -617,7 +620,6 @@ class Coaching:
         return self._facets
 
 
-# The last question of a message: after its last sentence end, up to a question mark at its end.
 def last_question(text: str) -> str:
     """The question a longer message ends with ("I'm terrible at delegating... How do I start?"),
     or "" when the message is that question alone or ends otherwise."""
@@ -626,6 +628,7 @@ def last_question(text: str) -> str:
     return asked if len(asked) >= 8 and len(asked) < len(text.strip()) - 20 else ""
 
 
+# The last question of a message: after its last sentence end, up to a question mark at its end.
 _LAST_QUESTION = re.compile(r"(?:^|[.!?]\s)\s*([^.!?]{8,300}\?)\s*$")
 # An article may end a section's answer with the question it suggests the reader ask.
 _ASK_YOURSELF = re.compile(r"\bAsk yourself: ([^?\n]{3,200}\?)")
