@@ -60,6 +60,9 @@ NEARBY = 0.1
 # first sentences, a paragraph per passage.
 ANSWERED = 0.65
 NEARER = 0.1
+# An article passage this near is the answer itself when no heading comes as near ("How does John
+# Maxwell define leadership?" is the definition, 0.84, not his levels, 0.75 through another wording).
+EXACT = 0.8
 # Nearer than this and this far ahead of every other heading also answers a question (of the
 # other ways the common questions are asked, each matched against the rest, 79% of those in
 # 0.55-0.65 that were this far ahead found their own heading; 52% of all in 0.60-0.65).
@@ -288,7 +291,8 @@ class Coaching:
         # A passage of the articles far nearer than the heading answers more exactly ("How does
         # Maxwell define leadership?" is the definition, not the common question on his levels).
         nearest = retriever.retrieve(text, vector=read.vector).passages
-        if max((p.similarity for p in nearest), default=0.0) > similarity[best] + NEARER:
+        closest = max((p.similarity for p in nearest), default=0.0)
+        if closest > similarity[best] + NEARER or closest >= EXACT > similarity[best]:
             return None
         chunks = sections[keys[best]]
         stored = self.library.index.sentences_of(c.chunk_id for c in chunks)
