@@ -125,14 +125,16 @@ class HybridRetriever:
     def unknown_names(self, text: str, owner: str = "") -> list[str]:
         """The names of models or authors ``text`` asks about ("Belbin's team roles", "the
         Eisenhower matrix", "(Heifetz)") that appear nowhere in the library or ``owner``'s uploads."""
+        named = [m.group(1) or m.group(2) for m in _NAMED.finditer(text)]
+        if not named:
+            return []
         if self._bm25 is None:
             self.refresh()
-        named = [m.group(1) or m.group(2) for m in _NAMED.finditer(text)]
         with self._lock:
             words = self._words
             mine = [c for c in self._chunks.values() if owner and c.owner == owner]
-        words = words | {w.lower() for c in mine for w in _WORD.findall(c.text)}
-        return list(dict.fromkeys(n for n in named if n.lower() not in words))
+        theirs = {w.lower() for c in mine for w in _WORD.findall(c.text)}
+        return list(dict.fromkeys(n for n in named if n.lower() not in words and n.lower() not in theirs))
 
     def question_sections(self) -> dict[tuple[str, str], list[Chunk]]:
         """The library's sections headed by a question ("## How do I delegate without losing

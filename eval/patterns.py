@@ -15,7 +15,7 @@ from collections.abc import Callable
 from assistant.answer.checks import kind, sentences
 from assistant.chunking import chunk_document, chunk_sentences, quotable
 from assistant.coach import clean_message
-from assistant.coaching import _LAST_QUESTION, acknowledge, condense, hedges, own_question, second_person
+from assistant.coaching import acknowledge, condense, hedges, last_question, own_question, second_person
 from assistant.corpus import _split_front_matter
 from assistant.diagnosis import clauses
 from assistant.types import Document
@@ -64,7 +64,7 @@ def cases() -> dict[str, Callable[[str], object]]:
             second_person(t),
             hedges(t),
             acknowledge(t),
-            _LAST_QUESTION.search(t[-600:]),
+            last_question(t),
             own_question(t),
         ),
         "diagnosis.clauses": clauses,
