@@ -28,6 +28,7 @@ from assistant.settings import REPO_CORPUS
 C = 0.01
 STORIES = Path(__file__).resolve().parent / "data" / "playbook" / "stories.jsonl"
 BLIND = STORIES.with_name("blind.jsonl")
+FREE = STORIES.with_name("free.jsonl")
 
 
 def texts(cards: list) -> tuple[list[str], list[int], list[int]]:
@@ -42,6 +43,10 @@ def texts(cards: list) -> tuple[list[str], list[int], list[int]]:
     for line in STORIES.read_text(encoding="utf-8").splitlines():
         story = json.loads(line)
         rows.append((story["text"], ids.index(story["card"]), -1 if story["split"] == "train" else -2))
+    for line in FREE.read_text(encoding="utf-8").splitlines():
+        story = json.loads(line)
+        if story["card"].startswith("playbook-"):  # both readers gave this card
+            rows.append((story["text"], ids.index(story["card"]), -1))
     for line in BLIND.read_text(encoding="utf-8").splitlines():
         story = json.loads(line)
         if not story["card"]:  # the two readers disagreed
