@@ -2,8 +2,11 @@
 
 Which card a described situation is: a logistic regression over MiniLM's pooled layers (as the
 message reader sees them), trained on each card's examples (how people describe that situation),
-its title with its summary, the sentences of its "What is going on" and the training part of
-eval/data/playbook/stories.jsonl (long, messy stories, eight per card, written from the cards).
+its title with its summary, the sentences of its "What is going on", the training part of
+eval/data/playbook/stories.jsonl (long, messy stories, eight per card, written from the cards)
+and eval/data/playbook/free.jsonl (situations written without the cards, in four slices, each
+labelled by two readers; those both gave the same card, or that a new card's writer claimed
+among those no card fitted, marked "relabelled").
 Writes assistant/models/playbook.npz. Prints the accuracy with each card's examples held out in
 turn, on the stories' test part, and on eval/data/playbook/blind.jsonl (situations written
 without the cards by other writers, each labelled with its card by two readers; those both gave
