@@ -7,8 +7,10 @@ and a few cue features gives the intent. The fine-tuned layers ship in
 ``models/reader.safetensors`` (float16; no pickles) and their settings in
 ``models/understanding.json``. Distress is safety first: the reply stops coaching when the
 head's distress probability passes a threshold set low on purpose (a long message is read in
-windows too, so a risk said once at the end is not averaged away), or when a word list of
-crisis signs matches (an OR: the list can add a safety reply, never remove one).
+windows too, so a risk said once at the end is not averaged away), when a second head trained on
+distress alone (a logistic regression over the packaged model's pooled layers, with the hard
+cases of work stress weighted up) is sure, or when a word list of crisis signs matches. Each is an
+OR: a second reading can add a safety reply, never remove one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import numpy as np
 from .embeddings import DIMENSIONS, Embedder, Encoding
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+# A second reading of distress alone: a logistic regression over the packaged model's pooled layers.
+SECOND_FILE = MODEL_FILE.with_name("distress.npz")
 INTENTS = (
     "greeting",
     "thanks",
@@ -57,7 +61,8 @@ _STEP = re.compile(
 )
 DISTRESS_WORDS = re.compile(
     r"""\b(?:
-    kill(?:ing)?\ (?:myself|himself|herself|themselves)|suicid\w*|end(?:ing)?\ (?:it\ all|my\ life|her\ life|his\ life)|
+    kill(?:ing)?\ (?:myself|himself|herself|themselves)|suicid\w*(?!\ missions?)|
+    end(?:ing)?\ (?:it\ all|my\ life|her\ life|his\ life)|
     take\ (?:my|her|his|their)\ own\ life|self[-\ ]?harm\w*|hurt(?:ing)?\ (?:myself|himself|herself)|
     cut(?:ting)?\ (?:myself|my\ arms?|my\ wrists?)|(?:don'?t|do\ not|doesn'?t)\ want\ to\ (?:live|be\ alive|wake\ up)|
     no\ reason\ to\ live|better\ off\ without\ me|better\ off\ if\ i\ (?:just\ )?(?:wasn'?t|weren'?t)\ (?:here|around)|
@@ -221,6 +226,9 @@ class Reader:
         self.distress_sure = float(settings["distress_sure"])
         self.top = TopLayers(embedder, self.classes)
         self.top.load(load_file(str(weights)))
+        second = np.load(weights.with_name(SECOND_FILE.name))
+        self.second = tuple(second[k] for k in ("mean", "scale", "coef", "intercept"))
+        self.second_threshold = float(second["threshold"])
         for module in self.top.modules():
             module.eval()
         self._lock = threading.Lock()
@@ -256,7 +264,10 @@ class Reader:
         if intent == "question" and len(text.split()) >= STORY_WORDS and scores["situation"] >= STORY_SITUATION:
             intent = "situation"
         words = bool(DISTRESS_WORDS.search(text[: CUE_CHARS * 2]))
-        if distress >= self.distress_threshold or window >= self.distress_sure or words:
+        mean, scale, coef, intercept = self.second
+        second = float(1 / (1 + np.exp(-(((encoded.layers[0] - mean) / scale) @ coef + intercept))))
+        models = distress >= self.distress_threshold or window >= self.distress_sure or second >= self.second_threshold
+        if models or words:
             intent = "distress"
             distress = max(distress, window)
         sure = intent == "distress" and (words or distress >= self.distress_sure)
