@@ -76,7 +76,8 @@ DISTRESS_WORDS = re.compile(
     (?:gave|giving|given)\ away\ (?:my|his|her|all)|(?:saved|saving|stockpil\w*|hoard\w*)\ (?:up\ )?(?:pills|tablets)|
     goodbye\ (?:note|letter|message)s?|
     sexual(?:ly)?\ (?:assault\w*|harass\w*)|assaulted|grop(?:ed|ing|es)|rape[ds]?|abus(?:ed|ive|ing)\ (?:me|her|him)|
-    threaten\w*\ to\ (?:kill|hurt|stab|shoot|beat)|stalk(?:ed|ing|s)?\ me|follow(?:ed|s|ing)\ me\ home|
+    threaten\w*\ to\ (?:kill|hurt|stab|shoot|beat)|go(?:ing|ne|es)?\ postal|
+    plan(?:ning|ned|s)?\ how\ to\ end\ it|stalk(?:ed|ing|s)?\ me|follow(?:ed|s|ing)\ me\ home|
     (?:hit|punched|slapped|shoved|kicked|choked|strangled)\ (?:me|her|him)|pushed\ me\ (?:against|into|down)|
     grabbed\ (?:me|my|her)|pulled\ a\ (?:knife|blade|gun)|(?:has|had|with|carrying)\ a\ (?:knife|gun|weapon)|
     (?:so\ much|lots\ of|covered\ in)\ blood|bleeding\ (?:badly|heavily|a\ lot)|
