@@ -28,6 +28,7 @@ from .embeddings import DIMENSIONS, Embedder, Encoding
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # A second reading of distress alone: a logistic regression over the packaged model's pooled layers.
 SECOND_FILE = MODEL_FILE.with_name("distress.npz")
+SECOND_AGREES = 0.5  # the second head's probability that makes the reader's distress sure
 INTENTS = (
     "greeting",
     "thanks",
@@ -271,5 +272,7 @@ class Reader:
         if models or words:
             intent = "distress"
             distress = max(distress, window)
-        sure = intent == "distress" and (words or distress >= self.distress_sure)
+        # Sure when a crisis sign is named, or when both heads read distress: hyperbole such as "the
+        # night shift is murdering me" can fool the reader, and the reply then says it may have misread.
+        sure = intent == "distress" and (words or (distress >= self.distress_sure and second >= SECOND_AGREES))
         return Understanding(intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0])
