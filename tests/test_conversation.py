@@ -134,7 +134,8 @@ def test_a_question_in_between_does_not_lose_the_situation_under_discussion(coac
         ],
     )
     assert _cards(first) and options.intent == "options"
-    assert _cards(options) == _cards(first)  # the options of the card already under discussion
+    # The options of the card already under discussion first (a nearby card may add one when they run out).
+    assert options.citations[0].doc_id in _cards(first) and _cards(first) <= _cards(options)
     assert aside.citations and _cards(aside) == _cards(first)  # the "why" from that card's own lines
 
 
