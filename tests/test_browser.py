@@ -327,3 +327,13 @@ def test_a_greeting_is_greeted_and_a_crisis_gets_the_safety_reply_only(app, page
     page.get_by_role("tab", name="Diagnosis").click()
     assert "Describe a situation" in page.locator("#diagnosis-panel").inner_text()
     page.screenshot(path=ARTIFACTS / "14-safety.png", full_page=True)
+
+
+def test_hyperbole_read_as_a_crisis_says_so_and_the_next_message_is_coached(app, page):
+    url, _ = app
+    _open(page, url)
+    _ask(page, "night shift is murdering me")
+    first = _last_reply(page)
+    assert "[1]" in first or "misread" in first  # coached, or a safety reply that says it may have misread
+    _ask(page, "no, I'm fine, it's just the workload. two nurses are off sick and I can't cover the rota")
+    assert "[1]" in _last_reply(page) and "crisis line" not in _last_reply(page)
