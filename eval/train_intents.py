@@ -87,16 +87,20 @@ def card_examples() -> list[dict]:
 
 
 class Batches:
-    """The frozen part computed once: token states after layer SPLIT, previous turns, cues."""
+    """The frozen part computed once: token states after layer SPLIT, the pooled layers (for the
+    second head), previous turns, cues."""
 
     def __init__(self, rows: list[dict], embedder: Embedder) -> None:
         import torch
 
         self.states: list = []
+        layers = []
         for i in range(0, len(rows), 64):
             encoded = embedder.encode([r["text"] for r in rows[i : i + 64]], SPLIT)
+            layers.append(encoded.layers)
             for j, n in enumerate(encoded.mask.sum(dim=1).tolist()):
                 self.states.append(encoded.states[j, : min(int(n), MAX_TOKENS)].clone())
+        self.layers = np.vstack(layers)
         previous = [r.get("previous") or "" for r in rows]
         wanted = sorted({p for p in previous if p})
         known = dict(zip(wanted, embedder.embed(wanted))) if wanted else {}
@@ -149,11 +153,10 @@ def fit(data: Batches, labels: list[str], embedder: Embedder, epochs: int) -> To
     return top
 
 
-def fit_second(rows: list[dict], embedder: Embedder) -> dict[str, np.ndarray]:
-    """The second head: distress or not, a logistic regression over the pooled layers."""
+def fit_second(rows: list[dict], x: np.ndarray) -> dict[str, np.ndarray]:
+    """The second head: distress or not, a logistic regression over the rows' pooled layers ``x``."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.vstack([embedder.encode([r["text"] for r in rows[i : i + 64]]).layers for i in range(0, len(rows), 64)])
     y = np.array([r["intent"] == "distress" for r in rows])
     weight = np.array([HARD_WEIGHT if r.get("kind") in HARD_KINDS and not d else 1.0 for r, d in zip(rows, y)])
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
@@ -178,13 +181,15 @@ def main(argv: list[str] | None = None) -> None:
     embedder = Embedder()
     rows = read_intents("train") + card_examples()
     if args.second_only:
-        np.savez_compressed(SECOND_FILE, **fit_second(rows, embedder))
+        layers = [embedder.encode([r["text"] for r in rows[i : i + 64]], SPLIT).layers for i in range(0, len(rows), 64)]
+        np.savez_compressed(SECOND_FILE, **fit_second(rows, np.vstack(layers)))
         print(f"wrote {SECOND_FILE} from {len(rows)} messages")
         return
     threshold = DISTRESS_THRESHOLD
-    top = fit(Batches(rows, embedder), [r["intent"] for r in rows], embedder, args.epochs)
+    data = Batches(rows, embedder)
+    top = fit(data, [r["intent"] for r in rows], embedder, args.epochs)
     save_file({k: v.half().contiguous() for k, v in top.state_dict().items()}, str(MODEL_FILE))
-    np.savez_compressed(SECOND_FILE, **fit_second(rows, embedder))
+    np.savez_compressed(SECOND_FILE, **fit_second(rows, data.layers))
     settings = {
         "embedding_model": MODEL_NAME,
         "trained_on": len(rows),
