@@ -1,7 +1,12 @@
-"""The packaged all-MiniLM-L6-v2 model, loaded from local disk only."""
+"""The packaged all-MiniLM-L6-v2 model, loaded from local disk only.
+
+Answering runs it on onnxruntime (see ``runtime``); torch and sentence-transformers are imported
+only to export those graphs once, to train, or where ``runtime="torch"`` is asked for.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -10,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -25,11 +32,20 @@ class Embedder:
     """Sentence embeddings, normalised (so a dot product is the cosine similarity).
 
     The model loads on first use, from the installed package: nothing is downloaded.
+
+    Args:
+        runtime: ``"onnx"`` (the default, or ``ASSISTANT_RUNTIME``) runs the exported graph and
+            falls back to torch when it cannot be made; ``"torch"`` runs sentence-transformers.
     """
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, runtime: str | None = None) -> None:
         self.batch_size = batch_size
+        self.runtime = runtime or os.environ.get("ASSISTANT_RUNTIME") or "onnx"
+        if self.runtime not in ("onnx", "torch"):
+            raise ValueError(f"runtime must be 'onnx' or 'torch', got {self.runtime!r}")
         self._model: Any = None
+        self._onnx: Any = None  # the runtime.Encoder, or False once it could not be made
+        self._onnx_lock = threading.Lock()
         self._lock = threading.Lock()
         # Bulk work (indexing an upload) gives way to people waiting for a reply between batches.
         self._turn = threading.Condition()
@@ -49,6 +65,25 @@ class Embedder:
                 self._model = SentenceTransformer(model_path(), device="cpu")
             return self._model
 
+    @property
+    def onnx(self) -> Any:
+        """The onnxruntime encoder (exported on first use), or None when running on torch."""
+        if self.runtime != "onnx":
+            return None
+        with self._onnx_lock:
+            if self._onnx is None:
+                from .runtime import Encoder
+
+                try:
+                    self._onnx = Encoder(model_path(), lambda: self.model)
+                except Exception as exc:  # no onnx exporter, an unwritable cache: torch still answers
+                    log.warning("running MiniLM on torch: the onnxruntime graph could not be made (%s)", exc)
+                    self._onnx = False
+            return self._onnx or None
+
+    def _runner(self) -> Any:
+        return self.onnx or self.model
+
     def embed(self, texts: list[str], bulk: bool = False) -> np.ndarray:
         """Embed texts; returns an (n, 384) float32 array of unit vectors.
 
@@ -57,7 +92,7 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        model = self.model
+        model = self._runner()
         if not bulk:
             with self._interactive():
                 return self._encode(model, texts)
@@ -73,6 +108,14 @@ class Embedder:
             return self._encode_unlocked(model, texts)
 
     def _encode_unlocked(self, model: Any, texts: list[str]) -> np.ndarray:
+        if model is self._onnx:
+            # Batches of similar lengths, as sentence-transformers does: padding costs time.
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+            for start in range(0, len(order), self.batch_size):
+                part = order[start : start + self.batch_size]
+                out[part] = _unit(model.run([texts[i] for i in part])[0][:, -DIMENSIONS:])
+            return out
         vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
@@ -95,8 +138,15 @@ class Embedder:
 
         Returns the embeddings (as ``embed`` gives them), every layer's mean-pooled state, and
         the token states after layer ``split`` with their mask (for heads that fine-tune the
-        layers above it).
+        layers above it): numpy arrays on onnxruntime, torch tensors on torch.
         """
+        from .runtime import SPLIT
+
+        runner = self.onnx if split == SPLIT else None
+        if runner is not None:
+            with self._interactive(), self._lock:
+                layers, states, mask = runner.run(texts)
+            return Encoding(_unit(layers[:, -DIMENSIONS:]), layers.astype(np.float32), states, mask)
         import torch
 
         model = self.model
@@ -109,13 +159,16 @@ class Embedder:
         mask = tokens["attention_mask"]
         weights = mask.unsqueeze(-1).float()
         pooled = [((h * weights).sum(1) / weights.sum(1)).numpy() for h in states]
-        last = pooled[-1]
-        vectors = (last / np.linalg.norm(last, axis=1, keepdims=True)).astype(np.float32)
+        vectors = _unit(pooled[-1])
         return Encoding(vectors, np.hstack(pooled).astype(np.float32), states[split], mask)
 
     def layers(self, split: int = 4) -> Any:
         """The model's own transformer layers above ``split`` (to copy for fine-tuning)."""
         return self.model[0].auto_model.encoder.layer[split:]
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,19 @@ OR: a second reading can add a safety reply, never remove one.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .embeddings import DIMENSIONS, Embedder, Encoding
+from .runtime import SPLIT
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # A second reading of distress alone: a logistic regression over the packaged model's pooled layers.
@@ -47,7 +52,6 @@ CUE_CHARS = 2000
 WINDOW_WORDS = 120
 WINDOWS = 8
 DISTINCT_WORDS = 20
-SPLIT = 4  # the packaged model's layers below this are shared; those above are fine-tuned
 SETTINGS_FILE = Path(__file__).resolve().parent / "models" / "understanding.json"
 
 # The second net for distress: words that always mean risk to life or safety.
@@ -199,15 +203,20 @@ class TopLayers:
     def logits(self, states: object, mask: object, previous: object, cue: object) -> object:
         """Intent logits from the token states after layer SPLIT (padded, with their 0/1 mask)."""
         torch = self.torch
+        pooled = self.pooled(states, mask)
+        # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
+        return self.out(torch.cat([pooled * 10, previous * 10, cue], dim=-1))
+
+    def pooled(self, states: object, mask: object) -> object:
+        """The fine-tuned layers' mean-pooled output, unit length."""
+        torch = self.torch
         h = states
         additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             out = layer(h, attention_mask=additive)
             h = out[0] if isinstance(out, tuple) else out
         weights = mask[..., None].float()
-        pooled = torch.nn.functional.normalize((h * weights).sum(1) / weights.sum(1), dim=-1)
-        # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
-        return self.out(torch.cat([pooled * 10, previous * 10, cue], dim=-1))
+        return torch.nn.functional.normalize((h * weights).sum(1) / weights.sum(1), dim=-1)
 
 
 class Reader:
@@ -219,25 +228,55 @@ class Reader:
     """
 
     def __init__(self, embedder: Embedder, settings_file: Path = SETTINGS_FILE, weights: Path = MODEL_FILE) -> None:
-        from safetensors.torch import load_file
+        from safetensors.numpy import load_file
 
         self.embedder = embedder
         settings = json.loads(Path(settings_file).read_text())
         self.classes: list[str] = settings["classes"]
         self.distress_threshold = float(settings["distress_threshold"])
         self.distress_sure = float(settings["distress_sure"])
-        self.top = TopLayers(embedder, self.classes)
-        self.top.load(load_file(str(weights)))
-        second = np.load(weights.with_name(SECOND_FILE.name))
+        self.weights = Path(weights)
+        tensors = load_file(str(weights))
+        self.head = (tensors["out.weight"].astype(np.float32), tensors["out.bias"].astype(np.float32))
+        second = np.load(self.weights.with_name(SECOND_FILE.name))
         self.second = tuple(second[k] for k in ("mean", "scale", "coef", "intercept"))
         self.second_threshold = float(second["threshold"])
-        for module in self.top.modules():
-            module.eval()
+        self._top: TopLayers | None = None
+        self._onnx: Any = None  # the runtime.Top, or False once it could not be made
         self._lock = threading.Lock()
+
+    def _torch_top(self) -> TopLayers:
+        if self._top is None:
+            from safetensors.torch import load_file
+
+            top = TopLayers(self.embedder, self.classes)
+            top.load(load_file(str(self.weights)))
+            for module in top.modules():
+                module.eval()
+            self._top = top
+        return self._top
+
+    def _pooled(self, states: Any, mask: Any) -> np.ndarray:
+        """The fine-tuned layers' pooled output for the token states ``encode`` gave."""
+        if isinstance(states, np.ndarray):
+            if self._onnx is None:
+                from .runtime import Top
+
+                try:
+                    self._onnx = Top(self.weights, self._torch_top)
+                except Exception as exc:  # torch still reads the message
+                    log.warning("reading messages on torch: the onnxruntime graph could not be made (%s)", exc)
+                    self._onnx = False
+            if self._onnx:
+                return self._onnx.pooled(states, mask)
+        top = self._torch_top()
+        torch = top.torch
+        states, mask = torch.as_tensor(states), torch.as_tensor(mask)
+        with torch.inference_mode():
+            return top.pooled(states, mask).numpy()
 
     def read(self, text: str, history: list[dict] | None = None) -> Understanding:
         """The intent of ``text`` given the conversation so far."""
-        torch = self.top.torch
         text = readable(text)
         previous = previous_user_turn(history)
         parts = windows(text)
@@ -246,10 +285,13 @@ class Reader:
         n = 1 + len(parts)
         prev_rows = np.vstack([prev, *([np.zeros(DIMENSIONS, np.float32)] * len(parts))])
         cue_rows = np.vstack([cues(text, bool(previous)), *(cues(p, False) for p in parts)])
-        with self._lock, torch.inference_mode():
-            previous_rows, cue_rows_t = torch.from_numpy(prev_rows), torch.from_numpy(cue_rows)
-            logits = self.top.logits(encoded.states, encoded.mask, previous_rows, cue_rows_t)
-            probs = torch.softmax(logits, dim=-1).numpy()
+        with self._lock:
+            pooled = self._pooled(encoded.states, encoded.mask)
+        weight, bias = self.head
+        # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
+        logits = np.hstack([pooled * 10, prev_rows * 10, cue_rows]) @ weight.T + bias
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
         scores = {c: round(float(p), 4) for c, p in zip(self.classes, probs[0])}
         at = self.classes.index("distress")
         distress = float(probs[0, at])

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--second-only", action="store_true", help="refit the second distress head only")
     args = parser.parse_args(argv)
-    embedder = Embedder()
+    embedder = Embedder(runtime="torch")  # the fine-tuning reads torch token states
     rows = read_intents("train") + card_examples()
     if args.second_only:
         layers = [embedder.encode([r["text"] for r in rows[i : i + 64]], SPLIT).layers for i in range(0, len(rows), 64)]
