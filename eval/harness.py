@@ -35,8 +35,8 @@ class CoachSystem:
         self.coach = coach
 
     def search(self, query: str, k: int) -> list[tuple[str, str]]:
-        """The ranked ``(doc_id, text)`` passages of ``coach.retriever.retrieve``."""
-        return [(p.chunk.doc_id, p.chunk.text) for p in self.coach.retriever.retrieve(query, top_k=k).passages]
+        """The ranked ``(doc_id, text)`` passages of ``coach.search``."""
+        return [(p.chunk.doc_id, p.chunk.text) for p in self.coach.search(query, top_k=k)]
 
     def ask(self, question: str, history: list[dict] | None = None) -> Reply:
         return self.coach.ask(question, history=history or [])

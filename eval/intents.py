@@ -43,7 +43,9 @@ _OLD_COMMITMENT = re.compile(
 
 
 def baseline_intent(coach: Coach, text: str) -> str:
-    """How the coach routed a message before the reader: regexes, the situation head, the floor."""
+    """How the coach routed a message before the reader: regexes, the situation head, the floor.
+
+    Reaches inside the Coach (its embedder, diagnoser and retriever): the old routing used them."""
     if _OLD_DISTRESS.search(text):
         return "distress"
     if _OLD_COMMITMENT.search(text):
@@ -93,6 +95,7 @@ def measure(rows: list[dict], predicted: list[str], refused: list[bool]) -> dict
 
 def commitment_lean(coach: Coach, rows: list[dict]) -> tuple[float, int]:
     labelled = [r for r in rows if r["intent"] == "commitment" and r.get("lean")]
+    # The diagnoser itself (inside the Coach): a commitment's lean, whatever the reader makes of it.
     right = sum(coach.diagnoser.diagnose(r["text"], commitment=True).lean == r["lean"] for r in labelled)
     return right / max(1, len(labelled)), len(labelled)
 

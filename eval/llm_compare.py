@@ -58,7 +58,7 @@ def run(spec: str, data_dir: Path, questions: list[str], situations: list[str], 
         rows.append({"question": question, "text": reply.text, "unsupported": reply.unsupported, **t})
     refused = [not coach.ask(q).in_scope for q in out_of_scope]
     in_scope = [(key, r) for key, r in answered if r.in_scope]
-    support = metrics.citation_support(in_scope, coach.embedder.embed)
+    support = metrics.citation_support(in_scope, coach.embedder.embed)  # the coach's own model, from inside
     rates = [t["rate"] for t in timings if t["rate"]]
     fell_back = [any(n.startswith(FALLBACK) for n in r.notes) for _, r in in_scope]
     return {

@@ -35,7 +35,9 @@ def _same(a: str, b: str) -> bool:
 
 
 def candidates(coach: Coach, question: str) -> tuple[list[Candidate], np.ndarray]:
-    """The sentences of the passages the coach retrieves for ``question``, and its vector."""
+    """The sentences of the passages the coach retrieves for ``question``, and its vector.
+
+    Reaches inside the Coach (retriever, index): the ranker learns from the sentences it stores."""
     found = coach.retriever.retrieve(question)
     rank = {p.chunk.chunk_id: i for i, p in enumerate(found.passages)}
     by_chunk: dict[str, list] = {}

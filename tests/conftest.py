@@ -21,12 +21,61 @@ CORPUS = ROOT / "corpus"
 SOURCE = ROOT.parent / "shared" / "source" / "management-vs-leadership.txt"
 
 
+# Modules whose every test runs a process, a server or a model server of its own.
+PROCESS_MODULES = {"test_app", "test_cli", "test_chroma_server", "test_llm"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow: a test that needs the whole library built (about two minutes on two cores, once per
+    run), a process or server of its own, or a browser. ``make test-fast`` leaves these out."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if "library_dir" in item.fixturenames or module in PROCESS_MODULES or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir whose index holds the whole corpus (built once per test run)."""
     data = tmp_path_factory.mktemp("library")
     assert Coach(Settings(data_dir=data)).index.count() > 0
     return data
+
+
+# A dozen documents of the corpus: articles, a common-questions article and the playbook cards
+# on approving, checking and redoing the team's work. Built in seconds, unlike the whole library.
+SMALL_LIBRARY = [
+    "management-vs-leadership.md",
+    "grow-model.md",
+    "sbi-feedback.md",
+    "levels-of-delegation.md",
+    "focus-controlling.md",
+    "focus-empowering.md",
+    "faq/models.md",
+    "playbook/approve-everything.md",
+    "playbook/checking-everything.md",
+    "playbook/redo-team-work.md",
+    "playbook/micromanaging-remote.md",
+    "playbook/bored-top-performer.md",
+]
+
+
+@pytest.fixture(scope="session")
+def small_library(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over SMALL_LIBRARY with its index built (once per test run), for the tests that
+    need a Coach but not the whole library."""
+    root = tmp_path_factory.mktemp("small")
+    for name in SMALL_LIBRARY:
+        (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / name, root / "corpus" / name)
+    settings = Settings(data_dir=root / "data", corpus_dir=root / "corpus")
+    assert Coach(settings).index.count() > 0
+    return settings
+
+
+@pytest.fixture(scope="session")
+def small_coach(small_library: Settings) -> Coach:
+    return Coach(small_library)
 
 
 @pytest.fixture(scope="session")

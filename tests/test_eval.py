@@ -8,19 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from fakes import Recorder, cite, fake_embed
 
-from assistant import Citation, Reply
+from assistant import Reply
 from eval import headline, metrics
 from eval.harness import followups
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = {"id": "q-1", "question": "What do managers do?", "doc_id": "mvl", "phrase": "Managers plan the work."}
-
-
-def cite(index: int, doc_id: str = "mvl", text: str = "Managers plan the work.") -> Citation:
-    return Citation(index, doc_id, "Title", "Section", text, 0.5)
 
 
 def test_hit_at_k_counts_only_the_first_k() -> None:
@@ -90,15 +86,6 @@ def test_cited_claims_take_the_sentence_before_each_marker() -> None:
     ]
 
 
-def fake_embed(texts: list[str]) -> np.ndarray:
-    """Each distinct first word gets its own axis: same first word, cosine 1; else 0."""
-    axes = {"plan": 0, "lead": 1, "vision": 2}
-    out = np.zeros((len(texts), 3), dtype=np.float32)
-    for i, text in enumerate(texts):
-        out[i, axes[text.split()[0].lower()]] = 1.0
-    return out
-
-
 def test_citation_support_scores_each_claim_against_the_passage_it_cites() -> None:
     reply = Reply("- Plan the week [1]\n- Lead the team [2]", [cite(1, text="plan a"), cite(2, text="vision b")], True)
     scores = metrics.citation_support([("a", reply)], fake_embed)
@@ -125,20 +112,6 @@ def test_grounding_needs_a_citation_from_an_expected_document() -> None:
     rows = [("m1", Reply("x [1]", [cite(1, "a")], True), ["a"]), ("m2", Reply("y", [], False), ["a"])]
     scores = metrics.grounding(rows)
     assert scores.aggregates["rate"] == 0.5
-
-
-class Recorder:
-    """A system that cites document "a" only when it was given history."""
-
-    def __init__(self) -> None:
-        self.histories: list[list[dict]] = []
-
-    def search(self, query: str, k: int) -> list[tuple[str, str]]:
-        return []
-
-    def ask(self, question: str, history: list[dict] | None = None) -> Reply:
-        self.histories.append(list(history or []))
-        return Reply(f"{question} [1]", [cite(1, "a" if history else "b")], True)
 
 
 def test_followups_replay_the_growing_history_or_only_the_last_turn() -> None:

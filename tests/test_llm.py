@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from fakes import Unreachable, scripted
 from langchain_core.messages import AIMessage
 
 from assistant import Coach, Reply, Settings
@@ -53,23 +53,11 @@ def first_sentence(context: Context, n: int) -> str:
     return next(s.text for s, _ in context.sentences if s.chunk_id == chunk_id and len(s.text.split()) > 5)
 
 
-def fake(text: str) -> GenericFakeChatModel:
-    """A chat model that streams ``text`` word by word (the one fake: no model decides this)."""
-    return GenericFakeChatModel(messages=iter([AIMessage(text)]))
-
-
 def assert_cited(reply: Reply) -> None:
     """Every marker maps to a citation, every citation is used, numbered 1..n."""
     assert markers(reply.text), reply.text
     assert set(markers(reply.text)) == {c.index for c in reply.citations}
     assert [c.index for c in reply.citations] == list(range(1, len(reply.citations) + 1))
-
-
-class Unreachable:
-    """A chat model that must not be called."""
-
-    def stream(self, messages: object) -> Iterator[object]:
-        raise AssertionError("the model was called")
 
 
 # ---- citation enforcement: no model -------------------------------------------------------
@@ -124,7 +112,7 @@ def test_passages_go_in_as_data():
 def test_backend_streams_then_gives_the_checked_answer(coach):
     context = context_for(coach)
     answer = f"{first_sentence(context, 1)} [1] It is used in every one-to-one [9]. Elephants can fly. What next?"
-    backend = LLMBackend(fake(answer), "a scripted model", embedder=coach.embedder)
+    backend = LLMBackend(scripted(answer), "a scripted model", embedder=coach.embedder)
     replies = list(backend.stream(context))
     assert len(replies) > 3 and all(r.partial for r in replies[:-1]) and not replies[-1].partial
     final = replies[-1]
@@ -138,7 +126,7 @@ def test_backend_streams_then_gives_the_checked_answer(coach):
 def test_nothing_supported_falls_back_to_the_library(coach):
     context = context_for(coach)
     backend = LLMBackend(
-        fake("Bananas are yellow [1]. Cats sleep a lot [2]."), "a scripted model", embedder=coach.embedder
+        scripted("Bananas are yellow [1]. Cats sleep a lot [2]."), "a scripted model", embedder=coach.embedder
     )
     reply = backend.compose(context)
     assert is_fallback(reply) and reply.unsupported == ["Bananas are yellow.", "Cats sleep a lot."]

@@ -22,7 +22,8 @@ def _final(coach, message, messages, turns):
     return last
 
 
-def test_a_follow_up_in_the_page_gets_the_earlier_turns(coach):
+def test_a_follow_up_in_the_page_gets_the_earlier_turns(small_coach):
+    coach = small_coach
     box, messages, _, _, _, turns = _final(coach, SITUATION, [], [])
     # What Gradio hands back on the next message: its own shapes, not the objects we gave it.
     shown = [gradio_message(m.role, m.content) for m in messages]
@@ -45,7 +46,7 @@ def test_export_is_ready_after_each_reply_and_absent_before():
 
 
 @pytest.mark.parametrize("liked_message, expected", [(0, 0), (2, 0), (3, 1), (4, 1)])
-def test_feedback_lands_on_the_reply_that_was_liked(coach, liked_message, expected):
+def test_feedback_lands_on_the_reply_that_was_liked(liked_message, expected):
     saved = []
     fake = SimpleNamespace(feedback=SimpleNamespace(add=lambda q, r, liked, session: saved.append(q)))
     turns = [
