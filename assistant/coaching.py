@@ -8,7 +8,6 @@ discussion; a commitment is acknowledged with what it moves toward and what to w
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import replace
 
@@ -17,9 +16,8 @@ import numpy as np
 from .answer.context import Context, Quote, Section, Slot
 from .answer.ranking import starts_with_pronoun
 from .chunking import stable_id
-from .corpus import digest
 from .diagnosis import FACET_DESCRIPTIONS, Diagnoser
-from .embeddings import DIMENSIONS, MODEL_NAME, Embedder
+from .embeddings import Embedder, kept
 from .library import Library
 from .playbook import Card, Line, Match
 from .questions import (
@@ -326,35 +324,11 @@ class Coaching:
             ways = [[heading, *asked.get((doc, heading), ())] for doc, heading in keys]
             starts = np.cumsum([0] + [len(w) for w in ways[:-1]])
             discount = np.concatenate([[0.0] + [ASKED_DISCOUNT] * (len(w) - 1) for w in ways])
-            vectors = self._embedded([w for row in ways for w in row])
+            # The headings and their other wordings take seconds to embed: kept on disk.
+            vectors = kept(self.embedder, self.settings.data_dir, "headings", [w for row in ways for w in row])
             self._headings = ((keys, asked), (vectors, starts, discount))
         vectors, starts, discount = self._headings[1]
         return np.maximum.reduceat(vectors @ vector - discount, starts)
-
-    def _embedded(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of ``texts``, kept in the data folder under a digest of them (the headings
-        and their other wordings take seconds to embed, at every start otherwise)."""
-        path = self.settings.data_dir / f"embedded-{digest(MODEL_NAME + chr(0) + chr(0).join(texts))[:24]}.npy"
-        if path.exists():
-            try:
-                vectors = np.load(path)
-                if vectors.shape == (len(texts), DIMENSIONS):
-                    return vectors
-            except (OSError, ValueError):
-                pass
-        vectors = self.embedder.embed(texts)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            with partial.open("wb") as f:
-                np.save(f, vectors)
-            partial.replace(path)
-            for old in path.parent.glob("embedded-*.npy"):  # an earlier library's
-                if old != path:
-                    old.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only data folder: embedded again at the next start
-        return vectors
 
     def _card_for(self, text: str, read: Understanding) -> Card | None:
         """The card whose options answer a how-to question or a goal, when the match is sure."""

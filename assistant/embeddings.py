@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,35 @@ class Embedder:
     def layers(self, split: int = 4) -> Any:
         """The model's own transformer layers above ``split`` (to copy for fine-tuning)."""
         return self.model[0].auto_model.encoder.layer[split:]
+
+
+def kept(embedder: Embedder, folder: Path, kind: str, texts: list[str]) -> np.ndarray:
+    """Embeddings of ``texts``, kept in ``folder`` under ``kind`` and a digest of them, so that a
+    set of texts that takes seconds to embed does not at every start (an earlier set of the same
+    kind is deleted; a read-only folder only means embedding again next time)."""
+    from .corpus import digest
+
+    path = folder / f"embedded-{kind}-{digest(MODEL_NAME + chr(0) + chr(0).join(texts))[:24]}.npy"
+    if path.exists():
+        try:
+            vectors = np.load(path)
+            if vectors.shape == (len(texts), DIMENSIONS):
+                return vectors
+        except (OSError, ValueError):
+            pass
+    vectors = embedder.embed(texts, bulk=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        with partial.open("wb") as f:
+            np.save(f, vectors)
+        partial.replace(path)
+        for old in folder.glob(f"embedded-{kind}-*.npy"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return vectors
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import CorpusError, digest, load_corpus, remove_folder, save_upload
-from .embeddings import Embedder
+from .embeddings import Embedder, kept
 from .index import Index, SyncReport
 from .playbook import Playbook
 from .retrieval import HybridRetriever
@@ -94,7 +94,12 @@ class Library:
             assert self._index is not None and self._retriever is not None
             report = self._index.sync(docs, progress=progress)
             self._retriever.refresh()
-            self._playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
+            playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
+            # Every card line a reply may quote, embedded once and kept with the index: a situation
+            # reply then embeds nothing of the card it quotes.
+            lines = playbook.lines()
+            playbook.keep_lines(lines, kept(self.embedder, self.settings.data_dir, "cards", [x.text for _, x in lines]))
+            self._playbook = playbook
             self._asked = {key: ways for doc in docs for key, ways in asked_in(doc).items()}
             self._synced = True
             self.problems = problems

@@ -172,6 +172,20 @@ class Playbook:
         np.maximum.at(best, owners, vectors @ vector)
         return [Match(self.cards[i], float(best[i])) for i in np.argsort(-best)[:n]]
 
+    def lines(self) -> list[tuple[Card, Line]]:
+        """Every line a reply may quote from a card: options, what is going on, what to watch, words."""
+        return [
+            (card, line)
+            for card in self.cards
+            for line in [*(o.line for o in card.options), *card.reading, *card.watch, *card.words]
+        ]
+
+    def keep_lines(self, lines: list[tuple[Card, Line]], vectors: np.ndarray) -> None:
+        """Take the embeddings of ``lines`` (computed, or read from disk, at ingest)."""
+        with self._lock:
+            for (card, line), vector in zip(lines, vectors):
+                self._lines[(card.doc_id, line.start)] = vector
+
     def line_vectors(self, card: Card, lines: list[Line]) -> np.ndarray:
         """Embeddings of some of a card's lines, kept after the first time."""
         with self._lock:
