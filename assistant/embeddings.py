@@ -145,8 +145,17 @@ class Embedder:
 
         runner = self.onnx if split == SPLIT else None
         if runner is not None:
-            with self._interactive(), self._lock:
-                layers, states, mask = runner.run(texts)
+            parts = []
+            for start in range(0, len(texts), self.batch_size):  # one batch of thousands takes GBs
+                with self._interactive(), self._lock:
+                    parts.append(runner.run(texts[start : start + self.batch_size]))
+            if len(parts) == 1:
+                layers, states, mask = parts[0]
+            else:
+                longest = max(p[1].shape[1] for p in parts)
+                layers = np.vstack([p[0] for p in parts])
+                states = np.vstack([np.pad(p[1], ((0, 0), (0, longest - p[1].shape[1]), (0, 0))) for p in parts])
+                mask = np.vstack([np.pad(p[2], ((0, 0), (0, longest - p[2].shape[1]))) for p in parts])
             return Encoding(_unit(layers[:, -DIMENSIONS:]), layers.astype(np.float32), states, mask)
         import torch
 

@@ -99,6 +99,8 @@ class Library:
             # reply then embeds nothing of the card it quotes.
             lines = playbook.lines()
             playbook.keep_lines(lines, kept(self.embedder, self.settings.data_dir, "cards", [x.text for _, x in lines]))
+            texts, _ = playbook.descriptions()
+            playbook.keep_descriptions(kept(self.embedder, self.settings.data_dir, "card-descriptions", texts))
             self._playbook = playbook
             self._asked = {key: ways for doc in docs for key, ways in asked_in(doc).items()}
             self._synced = True
