@@ -11,6 +11,10 @@ dir (ASSISTANT_DATA_DIR, default ./.assistant; the app builds the index when the
 3. Soak: --asks more questions from --soak-sessions sessions, sampling the app's resident
    memory (/proc/PID/status VmRSS) every --sample asks.
 
+With --openai, the sessions are clients of the app's OpenAI-protocol endpoint (/v1/chat/completions,
+the official ``openai`` SDK, one client each; --key when the app has ASSISTANT_API_KEYS): the
+endpoint keeps no state, so cross-talk is a reply that differs from the reference.
+
 With --coach-only, only the soak runs, on a Coach in this process (no app, no chat state): what
 the answering itself does to memory.
 
@@ -86,7 +90,7 @@ def normalised(content: object) -> str:
     return _LINK.sub(r"(#source-N-\2)", str(content))
 
 
-class Session:
+class PageSession:
     """One browser-like session: its own gradio_client Client and turn count."""
 
     def __init__(self, url: str, auth: tuple[str, str] | None, timeout: float) -> None:
@@ -108,10 +112,33 @@ class Session:
         return seconds, text_of(messages[1]["content"]), sources
 
 
-def check(session: Session, question: str, content: str, sources: str, reference: dict[str, str]) -> str | None:
+class ApiSession:
+    """One client of the /v1 endpoint, with the same ``ask`` as PageSession (no sources html)."""
+
+    def __init__(self, url: str, key: str | None, timeout: float) -> None:
+        import openai
+
+        self.client = openai.OpenAI(base_url=f"{url.rstrip('/')}/v1", api_key=key or "none", timeout=timeout)
+        self.client.max_retries = 0
+        self.turns = 0
+
+    def ask(self, question: str) -> tuple[float, str, str]:
+        started = time.perf_counter()
+        reply = self.client.chat.completions.create(
+            model="leadership-coach", messages=[{"role": "user", "content": question}]
+        )
+        self.turns += 1
+        return time.perf_counter() - started, reply.choices[0].message.content or "", ""
+
+
+def check(
+    session: PageSession | ApiSession, question: str, content: str, sources: str, reference: dict[str, str]
+) -> str | None:
     """A description of any cross-talk in one reply; None when it is this session's own."""
     if normalised(content) != reference[question]:
         return f"reply to {question[:40]!r} differs from the reference"
+    if isinstance(session, ApiSession):
+        return None
     turns = {int(t) for t, _ in _LINK.findall(content)} | {int(t) for t in re.findall(r'id="source-(\d+)-', sources)}
     if turns != {session.turns}:
         return f"turn {session.turns} of a session shows turn(s) {sorted(turns)}"
@@ -120,15 +147,19 @@ def check(session: Session, question: str, content: str, sources: str, reference
 
 def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
+
+    def connect(url: str, auth: tuple[str, str] | None, timeout: float) -> PageSession | ApiSession:
+        return ApiSession(url, args.key, timeout) if args.openai else PageSession(url, auth, timeout)
+
     deadline = time.monotonic() + args.max_seconds
     questions = load_questions(args.questions)
 
     print(f"reference replies for {len(questions)} questions ...", flush=True)
-    first = Session(url, auth, args.call_timeout)
+    first = connect(url, auth, args.call_timeout)
     reference = {}
     for question in questions:
         _, content, _ = first.ask(question)
-        if _LINK.search(content):  # the turn check needs source links in every reply
+        if _LINK.search(content) or (args.openai and "\n\nSources:\n" in content):  # every reply needs sources
             reference[question] = normalised(content)
         else:
             print(f"  left out (no sources in its reply): {question[:60]!r}", flush=True)
@@ -140,7 +171,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
 
     def session_run(number: int) -> None:
         try:
-            session = Session(url, auth, args.call_timeout)
+            session = connect(url, auth, args.call_timeout)
         except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
             load.add(None, f"session {number}: could not connect: {exc}")
             return
@@ -170,7 +201,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
 
     def soak_run(number: int) -> None:
         nonlocal done
-        session = Session(url, auth, args.call_timeout)
+        session = connect(url, auth, args.call_timeout)
         i = 0
         while time.monotonic() < deadline:
             with counter:
@@ -282,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call-timeout", type=float, default=120, help="the longest one reply may take")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     parser.add_argument("--coach-only", action="store_true", help="soak a Coach in this process instead")
+    parser.add_argument("--openai", action="store_true", help="ask through /v1/chat/completions, not the page")
+    parser.add_argument("--key", help="an ASSISTANT_API_KEYS key, for --openai against an app that has them")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 100 or not 1 <= args.questions <= 20 or not 0 <= args.asks <= 10_000:
         parser.error("keep it bounded: 1-100 sessions, 1-20 questions, 0-10,000 asks")

@@ -339,13 +339,15 @@ def test_the_common_questions_other_wordings_are_embedded_once_and_kept(library_
     shutil.copytree(library_dir, data)
     question = "How do I give feedback that actually lands?"
     first = Coach(Settings(data_dir=data)).ask(question)
-    assert len(list(data.glob("embedded-*.npy"))) == 1
+    # One file per set: the headings' wordings, every card line, every card description.
+    for kind in ("headings", "cards", "card-descriptions"):
+        assert len(list(data.glob(f"embedded-{kind}-*.npy"))) == 1, kind
     again = Coach(Settings(data_dir=data))
     embed = again.embedder.embed
 
-    def no_long_lists(texts):
-        assert len(texts) < 50, "the headings were embedded again"
-        return embed(texts)
+    def no_long_lists(texts, **kwargs):
+        assert len(texts) < 50, "the headings or the cards were embedded again"
+        return embed(texts, **kwargs)
 
     monkeypatch.setattr(again.embedder, "embed", no_long_lists)
     assert again.ask(question).text == first.text

@@ -45,7 +45,8 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     say("Loading the models...")
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
     app = build_app(coach, require_login=bool(kwargs.get("auth")))
-    app.queue(default_concurrency_limit=int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4))
+    workers = int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4)
+    app.queue(default_concurrency_limit=workers)
     import gradio as gr
     from starlette.middleware import Middleware
 
@@ -62,6 +63,13 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     limits = [Middleware(UploadLimit), Middleware(LoginBackoff)]
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), *limits]
+    # The OpenAI-protocol endpoint, on the same server (its routes come before Gradio's).
+    from ..api import Api, read_keys
+
+    keys = read_keys(os.environ.get("ASSISTANT_API_KEYS", ""))
+    if not keys and not is_loopback(server_name):
+        say("Note: without ASSISTANT_API_KEYS the /v1 endpoint answers only clients on this machine.")
+    app_kwargs["routes"] = [*app_kwargs.get("routes", []), *Api(coach, keys, workers).routes()]
     host = "127.0.0.1" if server_name in ("0.0.0.0", "") else server_name
     say(f"Ready after {time.monotonic() - started:.0f} s: open http://{host}:{port} in your browser.")
     app.launch(server_name=server_name, server_port=port, css=CSS, js=JS, theme=theme, app_kwargs=app_kwargs, **kwargs)
