@@ -18,8 +18,9 @@ endpoint keeps no state, so cross-talk is a reply that differs from the referenc
 With --coach-only, only the soak runs, on a Coach in this process (no app, no chat state): what
 the answering itself does to memory.
 
-Every call sends an empty chat history, so a reply depends on the question alone and can be
-checked against the reference; the per-session server state (the turn counter) still grows.
+Every call sends an empty chat history, but the page reads a message against the session's own
+earlier turns: the reference is therefore each rotation of the questions asked in order by a
+session of its own, and a reply is checked against the reply at the same place of its rotation.
 Loopback only, bounded in count (the options) and time (--max-seconds, --call-timeout).
 """
 
@@ -104,12 +105,15 @@ class PageSession:
         """(seconds, reply content, sources html) for one message with an empty history."""
         started = time.perf_counter()
         job = self.client.submit(question, [], 5, True, api_name="/chat")
-        _, messages, sources, _ = job.result(timeout=self.timeout)
+        outputs = job.result(timeout=self.timeout)  # the box, the chat, the sources, then the panels
+        messages, sources = outputs[1], outputs[2]
         seconds = time.perf_counter() - started
         self.turns += 1
-        if not messages or text_of(messages[0].get("content")) != question:
-            raise AssertionError(f"the chat came back with another message: {str(messages[:1])[:120]}")
-        return seconds, text_of(messages[1]["content"]), sources
+        # The chat holds the session's every turn: this one is the last user message and its reply.
+        asked = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        if asked < 0 or asked + 1 >= len(messages) or text_of(messages[asked].get("content")) != question:
+            raise AssertionError(f"the chat came back without this message: {str(messages[-2:])[:120]}")
+        return seconds, text_of(messages[asked + 1]["content"]), sources
 
 
 class ApiSession:
@@ -132,16 +136,22 @@ class ApiSession:
 
 
 def check(
-    session: PageSession | ApiSession, question: str, content: str, sources: str, reference: dict[str, str]
+    session: PageSession | ApiSession, question: str, content: str, sources: str, expected: str | None
 ) -> str | None:
-    """A description of any cross-talk in one reply; None when it is this session's own."""
-    if normalised(content) != reference[question]:
+    """A description of any cross-talk in one reply; None when it is this session's own.
+
+    ``expected`` is the reference reply for this question at this point of the session (the page
+    reads a message against the session's earlier turns); None skips that comparison."""
+    if expected is not None and normalised(content) != expected:
         return f"reply to {question[:40]!r} differs from the reference"
     if isinstance(session, ApiSession):
         return None
-    turns = {int(t) for t, _ in _LINK.findall(content)} | {int(t) for t in re.findall(r'id="source-(\d+)-', sources)}
-    if turns != {session.turns}:
-        return f"turn {session.turns} of a session shows turn(s) {sorted(turns)}"
+    # This reply's links are this turn's; the Sources panel shows this session's turns so far only
+    # (a reply read against the turns before it may cite nothing).
+    turns = {int(t) for t, _ in _LINK.findall(content)}
+    shown = {int(t) for t in re.findall(r'id="source-(\d+)-', sources)}
+    if not turns <= {session.turns} or not shown <= set(range(1, session.turns + 1)):
+        return f"turn {session.turns} of a session shows turn(s) {sorted(turns)}, sources of {sorted(shown)}"
     return None
 
 
@@ -156,14 +166,21 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
 
     print(f"reference replies for {len(questions)} questions ...", flush=True)
     first = connect(url, auth, args.call_timeout)
-    reference = {}
+    kept = []
     for question in questions:
         _, content, _ = first.ask(question)
         if _LINK.search(content) or (args.openai and "\n\nSources:\n" in content):  # every reply needs sources
-            reference[question] = normalised(content)
+            kept.append(question)
         else:
             print(f"  left out (no sources in its reply): {question[:60]!r}", flush=True)
-    questions = list(reference)
+    questions = kept
+    # Session n asks the questions rotated by n; a reply may depend on the turns before it, so
+    # the reference is each rotation asked once, in order, by a session of its own.
+    reference: dict[tuple[int, int], str] = {}
+    for offset in range(len(questions)):
+        one = connect(url, auth, args.call_timeout)
+        for i in range(len(questions)):
+            reference[(offset, i)] = normalised(one.ask(questions[(offset + i) % len(questions)])[1])
     rss: list[tuple[int, float]] = []
 
     print(f"load: {args.sessions} sessions x {len(questions)} questions ...", flush=True)
@@ -185,7 +202,8 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
             except Exception as exc:  # noqa: BLE001
                 load.add(None, f"session {number}: {type(exc).__name__}: {exc}"[:300])
                 continue
-            load.add(seconds, crosstalk=check(session, question, content, sources, reference))
+            expected = reference[(number % len(questions), i)]
+            load.add(seconds, crosstalk=check(session, question, content, sources, expected))
 
     started = time.monotonic()
     with ThreadPoolExecutor(args.sessions) as pool:
@@ -213,7 +231,8 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
             i += 1
             try:
                 seconds, content, sources = session.ask(question)
-                soak.add(seconds, crosstalk=check(session, question, content, sources, reference))
+                expected = reference.get((number % len(questions), i - 1))  # past one round: turns only
+                soak.add(seconds, crosstalk=check(session, question, content, sources, expected))
             except Exception as exc:  # noqa: BLE001
                 soak.add(None, f"soak {number}: {type(exc).__name__}: {exc}"[:300])
             if pid and mine % args.sample == 0:
