@@ -52,6 +52,22 @@ def error(status: int, message: str, kind: str = "invalid_request_error", code: 
     return JSONResponse(body, status_code=status)
 
 
+def refused(request: Any, keys: list[str]) -> Any:
+    """The 401 response for a request without a valid key (or, with no keys, from another
+    machine); None when it may go on."""
+    from .ui.serve import is_loopback
+
+    if not keys:
+        host = request.client.host if request.client else ""
+        if is_loopback(host):
+            return None
+        return error(401, "This coach serves other machines only with a key: set ASSISTANT_API_KEYS.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and any(hmac.compare_digest(given.strip(), k) for k in keys):
+        return None
+    return error(401, "Incorrect API key provided.", code="invalid_api_key")
+
+
 def messages_to_turns(messages: object) -> tuple[str, list[dict]]:
     """(question, history) from OpenAI ``messages``; raises ValueError for a malformed list.
 
@@ -115,20 +131,8 @@ class Api:
             Route("/v1/chat/completions", self.completions, methods=["POST"]),
         ]
 
-    # ---- access --------------------------------------------------------------------------
     def _refused(self, request: Any) -> Any:
-        """The 401 response for a request without a valid key, or None."""
-        from .ui.serve import is_loopback
-
-        if not self.keys:
-            host = request.client.host if request.client else ""
-            if is_loopback(host):
-                return None
-            return error(401, "This coach serves other machines only with a key: set ASSISTANT_API_KEYS.")
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and any(hmac.compare_digest(given.strip(), k) for k in self.keys):
-            return None
-        return error(401, "Incorrect API key provided.", code="invalid_api_key")
+        return refused(request, self.keys)
 
     # ---- routes --------------------------------------------------------------------------
     async def models(self, request: Any) -> Any:
@@ -245,6 +249,11 @@ def _id() -> str:
 def _no_model(name: str) -> Any:
     message = f"The model `{name}` does not exist; this server has `{MODEL_ID}`."
     return error(404, message, code="model_not_found")
+
+
+def reply_fields(reply: Reply) -> dict:
+    """A reply as plain data: its text with sources, and the fields of ``_extra``."""
+    return {"text": with_sources(reply), **_extra(reply)}
 
 
 def _extra(reply: Reply) -> dict:

@@ -70,6 +70,13 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     if not keys and not is_loopback(server_name):
         say("Note: without ASSISTANT_API_KEYS the /v1 endpoint answers only clients on this machine.")
     app_kwargs["routes"] = [*app_kwargs.get("routes", []), *Api(coach, keys, workers).routes()]
+    if os.environ.get("ASSISTANT_MCP", "").strip() in ("1", "true", "yes"):
+        from ..mcp_tools import mount
+
+        routes, middleware = mount(coach, keys)
+        app_kwargs["routes"] += routes
+        app_kwargs["middleware"] += middleware
+        say("MCP tools (ask_coach, diagnose, search_library) at /mcp.")
     host = "127.0.0.1" if server_name in ("0.0.0.0", "") else server_name
     say(f"Ready after {time.monotonic() - started:.0f} s: open http://{host}:{port} in your browser.")
     app.launch(server_name=server_name, server_port=port, css=CSS, js=JS, theme=theme, app_kwargs=app_kwargs, **kwargs)
