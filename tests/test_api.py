@@ -4,6 +4,7 @@ then against a real app process on 127.0.0.1 (with LangChain's ChatOpenAI)."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -144,7 +145,20 @@ def test_a_real_app_process_answers_the_openai_client_and_langchain(data_copy):
         assert text == whole.choices[0].message.content and whole.model_extra["citations"]
         chat = ChatOpenAI(model=MODEL_ID, base_url=f"{url}v1", api_key=KEY, max_retries=0)
         assert chat.invoke("What is the GROW model?").content == text
+        first = _ask(client, [{"role": "user", "content": SITUATION}]).choices[0].message.content
+        turns = [{"role": "user", "content": SITUATION}, {"role": "assistant", "content": first}]
+        follow_up = _ask(client, [*turns, {"role": "user", "content": "What could I do instead?"}])
+        assert follow_up.model_extra["intent"] == "options" and follow_up.model_extra["citations"]
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{url}v1", api_key="wrong", max_retries=0).models.list()
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.chat.completions.create(model="gpt-4o", messages=question)
+        assert missing.value.body["code"] == "model_not_found"
+        bad = urllib.request.Request(
+            f"{url}v1/chat/completions", data=b"{not json", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as malformed:
+            urllib.request.urlopen(bad)
+        assert malformed.value.code == 400 and json.loads(malformed.value.read())["error"]["message"]
         with urllib.request.urlopen(url) as page:  # the page is still served beside /v1
             assert page.status == 200 and b"gradio" in page.read().lower()
