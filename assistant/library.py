@@ -97,10 +97,9 @@ class Library:
             playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
             # Every card line a reply may quote, embedded once and kept with the index: a situation
             # reply then embeds nothing of the card it quotes.
-            lines = playbook.lines()
-            playbook.keep_lines(lines, kept(self.embedder, self.settings.data_dir, "cards", [x.text for _, x in lines]))
-            texts, _ = playbook.descriptions()
-            playbook.keep_descriptions(kept(self.embedder, self.settings.data_dir, "card-descriptions", texts))
+            lines, folder = playbook.lines(), self.settings.data_dir
+            playbook.keep_lines(lines, kept(self.embedder, folder, "cards", [x.text for _, x in lines]))
+            playbook.keep_descriptions(lambda texts: kept(self.embedder, folder, "card-descriptions", texts))
             self._playbook = playbook
             self._asked = {key: ways for doc in docs for key, ways in asked_in(doc).items()}
             self._synced = True

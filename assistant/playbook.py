@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,10 +155,15 @@ class Playbook:
                 owners.append(i)
         return texts, np.array(owners, dtype=int)
 
-    def keep_descriptions(self, vectors: np.ndarray) -> None:
-        """Take the descriptions' embeddings (computed, or read from disk, at ingest)."""
+    def keep_descriptions(self, embed: Callable[[list[str]], np.ndarray]) -> None:
+        """Load the descriptions' embeddings: those shipped with the matcher when they cover
+        every description (the examples take most of a minute to embed), else ``embed``'s."""
+        texts, owners = self.descriptions()
+        shipped = _shipped_descriptions(MODEL_FILE)
+        keys = [description_key(t) for t in texts]
+        vectors = np.vstack([shipped[k] for k in keys]) if all(k in shipped for k in keys) else embed(texts)
         with self._lock:
-            self._vectors, self._owners = vectors, self.descriptions()[1]
+            self._vectors, self._owners = vectors, owners
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Every description's embedding, and the index of the card it describes."""
@@ -225,6 +231,22 @@ def combined(logits: np.ndarray, nearness: np.ndarray) -> np.ndarray:
     z = z - np.log(np.exp(z).sum(axis=1, keepdims=True)) + SIMILAR_WEIGHT * nearness
     p = np.exp(z - z.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
+
+
+def description_key(text: str) -> str:
+    """The key a description's shipped embedding is stored under."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _shipped_descriptions(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        return {}
+    data = np.load(path)
+    if "description_keys" not in data.files:
+        return {}
+    return dict(zip((str(k) for k in data["description_keys"]), data["description_vectors"]))
 
 
 def _load_matcher(path: Path, card_ids: tuple[str, ...]) -> tuple | None:

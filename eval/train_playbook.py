@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from assistant.corpus import load_corpus
 from assistant.embeddings import Embedder
-from assistant.playbook import MODEL_FILE, combined, read_card
+from assistant.playbook import MODEL_FILE, combined, description_key, read_card
 from assistant.settings import REPO_CORPUS
 
 C = 0.01
@@ -107,6 +107,9 @@ def main() -> None:
         scale=scale.astype(np.float32),
         coef=model.coef_.astype(np.float32),
         intercept=model.intercept_.astype(np.float32),
+        # The descriptions' embeddings, so that no app embeds them again (keyed by their text).
+        description_keys=np.array([description_key(t) for row in descriptions for t in row]),
+        description_vectors=flat.astype(np.float32),
     )
     print(f"wrote {MODEL_FILE} for {len(cards)} cards")
     print(f"held-out example accuracy (the matcher alone) {np.mean(held):.3f}")
