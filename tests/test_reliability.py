@@ -342,11 +342,15 @@ def test_launch_passes_the_logins_to_gradio_and_warns_when_open(coach: Coach, mo
     launch(coach)
     assert calls[-1]["auth"] == [("alice", "s3cret"), ("bob", "hunter2")]
     assert calls[-1]["server_name"] == "0.0.0.0" and calls[-1]["max_file_size"] == 20 * 1024 * 1024
-    assert "NO LOGIN" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "NO LOGIN" not in err and "ASSISTANT_API_KEYS is not set" in err
+    assert "/v1/chat/completions" in {r.path for r in calls[-1]["app_kwargs"]["routes"]}
     monkeypatch.delenv("ASSISTANT_AUTH")
+    monkeypatch.setenv("ASSISTANT_API_KEYS", "k1")
     launch(coach)
     assert calls[-1].get("auth") is None
-    assert "WARNING: the coach listens on 0.0.0.0 with NO LOGIN" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "WARNING: the coach listens on 0.0.0.0 with NO LOGIN" in err and "ASSISTANT_API_KEYS" not in err
     monkeypatch.setenv("ASSISTANT_AUTH", "alice")
     with pytest.raises(ValueError, match="entry 1 is not user:password"):
         launch(coach)

@@ -68,7 +68,12 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
 
     keys = read_keys(os.environ.get("ASSISTANT_API_KEYS", ""))
     if not keys and not is_loopback(server_name):
-        say("Note: without ASSISTANT_API_KEYS the /v1 endpoint answers only clients on this machine.")
+        bar = "!" * 78
+        say(
+            f"{bar}\nWARNING: the page listens on {server_name or 'every address'} but ASSISTANT_API_KEYS is not set:\n"
+            "the /v1 endpoint (and /mcp) answer only clients on this machine. Set ASSISTANT_API_KEYS=key1,key2\n"
+            f"(or the path of a file of keys) to serve other machines with a bearer key.\n{bar}"
+        )
     app_kwargs["routes"] = [*app_kwargs.get("routes", []), *Api(coach, keys, workers).routes()]
     if os.environ.get("ASSISTANT_MCP", "").strip() in ("1", "true", "yes"):
         from ..mcp_tools import mount
