@@ -161,7 +161,10 @@ class Playbook:
         texts, owners = self.descriptions()
         shipped = _shipped_descriptions(MODEL_FILE)
         keys = [description_key(t) for t in texts]
-        vectors = np.vstack([shipped[k] for k in keys]) if all(k in shipped for k in keys) else embed(texts)
+        if not texts or not all(k in shipped for k in keys):
+            vectors = embed(texts)
+        else:
+            vectors = np.vstack([shipped[k] for k in keys])
         with self._lock:
             self._vectors, self._owners = vectors, owners
 

@@ -4,6 +4,7 @@ library and against a real app process (ASSISTANT_MCP=1) on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import mcp
 import pytest
@@ -49,8 +50,14 @@ def _check(out: dict) -> None:
     assert asked["intent"] == "options" and asked["citations"] and "\n\nSources:\n[1] " in asked["text"]
 
 
+def _run(target: object) -> dict:
+    """``_use`` on an event loop of its own thread (a browser test may leave one running here)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _use(target)).result()
+
+
 def test_the_tools_are_listed_and_answer_in_process(small_coach):
-    _check(asyncio.run(_use(build_server(small_coach))))
+    _check(_run(build_server(small_coach)))
 
 
 @pytest.mark.slow
@@ -58,4 +65,4 @@ def test_a_real_app_serves_the_tools_at_mcp(data_copy):
     from conftest import running_app
 
     with running_app(data_copy, ASSISTANT_MCP="1") as url:
-        _check(asyncio.run(_use(f"{url}mcp")))
+        _check(_run(f"{url}mcp"))
