@@ -131,30 +131,27 @@ class Api:
             Route("/v1/chat/completions", self.completions, methods=["POST"]),
         ]
 
-    def _refused(self, request: Any) -> Any:
-        return refused(request, self.keys)
-
     # ---- routes --------------------------------------------------------------------------
     async def models(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        return self._refused(request) or JSONResponse({"object": "list", "data": [self._model_card()]})
+        return refused(request, self.keys) or JSONResponse({"object": "list", "data": [self._model_card()]})
 
     async def model(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        refused = self._refused(request)
-        if refused:
-            return refused
+        denied = refused(request, self.keys)
+        if denied:
+            return denied
         name = request.path_params["model"]
         return JSONResponse(self._model_card()) if name == MODEL_ID else _no_model(name)
 
     async def completions(self, request: Any) -> Any:
         from starlette.concurrency import run_in_threadpool
 
-        refused = self._refused(request)
-        if refused:
-            return refused
+        denied = refused(request, self.keys)
+        if denied:
+            return denied
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY_BYTES:
             return error(413, f"The request is over {MAX_BODY_BYTES // 2**20} MB.", code="request_too_large")

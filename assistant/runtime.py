@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ def _key(*files: Path) -> str:
         stat = Path(file).stat()
         digest.update(f"{Path(file).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def _graph(name: str, source: Path, export: Callable[[Path], None]) -> Any:
+    """An onnxruntime session on the graph ``name`` made from ``source``, exported first when the
+    cache does not have it yet (once, whatever the threads asking)."""
+    path = cache_dir() / f"{name}-{_key(source)}.onnx"
+    if not path.exists():
+        with _export_lock:
+            if not path.exists():
+                export(path)
+    return _session(path)
 
 
 def _session(path: Path) -> Any:
@@ -83,12 +95,7 @@ class Encoder:
         from tokenizers import Tokenizer
 
         weights = Path(model_dir) / "model.safetensors"
-        path = cache_dir() / f"minilm-{_key(weights)}.onnx"
-        if not path.exists():
-            with _export_lock:
-                if not path.exists():
-                    self._export(path, torch_model)
-        self.session = _session(path)
+        self.session = _graph("minilm", weights, lambda path: self._export(path, torch_model))
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -136,12 +143,7 @@ class Top:
     their mask in, the unit-length mean-pooled output out."""
 
     def __init__(self, weights: Path, torch_top: Any) -> None:
-        path = cache_dir() / f"reader-{_key(weights)}.onnx"
-        if not path.exists():
-            with _export_lock:
-                if not path.exists():
-                    self._export(path, torch_top())
-        self.session = _session(path)
+        self.session = _graph("reader", weights, lambda path: self._export(path, torch_top()))
 
     @staticmethod
     def _export(path: Path, top: Any) -> None:

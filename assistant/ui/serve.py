@@ -67,13 +67,9 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     from ..api import Api, read_keys
 
     keys = read_keys(os.environ.get("ASSISTANT_API_KEYS", ""))
-    if not keys and not is_loopback(server_name):
-        bar = "!" * 78
-        say(
-            f"{bar}\nWARNING: the page listens on {server_name or 'every address'} but ASSISTANT_API_KEYS is not set:\n"
-            "the /v1 endpoint (and /mcp) answer only clients on this machine. Set ASSISTANT_API_KEYS=key1,key2\n"
-            f"(or the path of a file of keys) to serve other machines with a bearer key.\n{bar}"
-        )
+    warning = keys_warning(server_name, keys)
+    if warning:
+        say(warning)
     app_kwargs["routes"] = [*app_kwargs.get("routes", []), *Api(coach, keys, workers).routes()]
     if os.environ.get("ASSISTANT_MCP", "").strip() in ("1", "true", "yes"):
         from ..mcp_tools import mount
@@ -133,6 +129,18 @@ def is_loopback(host: str) -> bool:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def keys_warning(server_name: str, keys: list[str]) -> str | None:
+    """A loud warning when the page listens beyond this machine and /v1 has no keys; None otherwise."""
+    if is_loopback(server_name) or keys:
+        return None
+    bar = "!" * 78
+    return (
+        f"{bar}\nWARNING: the page listens on {server_name or 'every address'} but ASSISTANT_API_KEYS is not set:\n"
+        "the /v1 endpoint (and /mcp) answer only clients on this machine. Set ASSISTANT_API_KEYS=key1,key2\n"
+        f"(or the path of a file of keys) to serve other machines with a bearer key.\n{bar}"
+    )
 
 
 def exposure_warning(server_name: str, auth: object) -> str | None:
