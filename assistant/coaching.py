@@ -29,7 +29,7 @@ from .questions import (
     TOWARD,
     WAY_FORWARD_QUESTION,
 )
-from .replies import CONVERSATIONAL, MISREAD, OUT_OF_SCOPE, SAFETY
+from .replies import CONVERSATIONAL, OUT_OF_SCOPE, safety_reply
 from .settings import Settings
 from .types import Diagnosis, Facet, Passage, Reply, Sentence
 from .understanding import Understanding
@@ -164,8 +164,9 @@ class Coaching:
     ) -> Context | Reply:
         intent = read.intent
         if intent == "distress":
-            words = SAFETY if read.sure else f"{SAFETY}\n\n{MISREAD}"
-            return Reply(words, [], False, query=text, notes=notes, safety=True, intent=intent)
+            return Reply(
+                safety_reply(read.kind, read.sure), [], False, query=text, notes=notes, safety=True, intent=intent
+            )
         # The library may overrule the reader's "off-topic", and an "about the coach" it is unsure
         # of; "Are you like a real coach?" shares words with coaching articles and is still about us.
         unsure = intent == "off_topic" or (intent == "about" and read.scores.get("about", 0.0) < ABOUT_SURE)

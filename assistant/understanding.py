@@ -10,7 +10,8 @@ head's distress probability passes a threshold set low on purpose (a long messag
 windows too, so a risk said once at the end is not averaged away), when a second head trained on
 distress alone (a logistic regression over the packaged model's pooled layers, with the hard
 cases of work stress weighted up) is sure, or when a word list of crisis signs matches. Each is an
-OR: a second reading can add a safety reply, never remove one.
+OR: a second reading can add a safety reply, never remove one. A third head (``models/crisis.npz``)
+reads which kind of crisis a distress message signals, only to choose the safety reply's opening.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ MODEL_FILE = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 # A second reading of distress alone: a logistic regression over the packaged model's pooled layers.
 SECOND_FILE = MODEL_FILE.with_name("distress.npz")
 SECOND_AGREES = 0.5  # the second head's probability that makes the reader's distress sure
+# Which kind of crisis a distress message signals (self, other, harm, emergency, mind), so the
+# safety reply opens with what fits; below KIND_SURE the reply stays general. It never decides
+# whether a message gets the safety reply.
+KINDS_FILE = MODEL_FILE.with_name("crisis.npz")
+KIND_SURE = 0.6
 INTENTS = (
     "greeting",
     "thanks",
@@ -139,6 +145,7 @@ class Understanding:
     previous: str = ""
     sure: bool = True  # for distress: a word of the list, or the head well above its threshold
     layers: np.ndarray | None = field(default=None, repr=False)  # MiniLM's pooled layers, for other heads
+    kind: str = ""  # for distress: the kind of crisis when the kind head is sure of it
 
     @property
     def safety(self) -> bool:
@@ -250,6 +257,9 @@ class Reader:
         second = np.load(self.weights.with_name(SECOND_FILE.name))
         self.second = tuple(second[k] for k in ("mean", "scale", "coef", "intercept"))
         self.second_threshold = float(second["threshold"])
+        kinds = np.load(self.weights.with_name(KINDS_FILE.name))
+        self.kinds = tuple(kinds[k] for k in ("mean", "scale", "coef", "intercept"))
+        self.kind_names = [str(c) for c in kinds["classes"]]
         self._top: TopLayers | None = None
         self._onnx: Any = None  # the runtime.Top, or False once it could not be made
         self._lock = threading.Lock()
@@ -328,4 +338,16 @@ class Reader:
         # Sure when a crisis sign is named, or when both heads read distress: hyperbole such as "the
         # night shift is murdering me" can fool the reader, and the reply then says it may have misread.
         sure = intent == "distress" and (words or (distress >= self.distress_sure and second >= SECOND_AGREES))
-        return Understanding(intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0])
+        kind = self.kind_of(encoded.layers[0]) if intent == "distress" else ""
+        return Understanding(
+            intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0], kind
+        )
+
+    def kind_of(self, layers: np.ndarray) -> str:
+        """The kind of crisis the pooled ``layers`` of a distress message signal, or "" when unsure."""
+        mean, scale, coef, intercept = self.kinds
+        logits = coef @ ((layers - mean) / scale) + intercept
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        best = int(probs.argmax())
+        return self.kind_names[best] if probs[best] >= KIND_SURE else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assistant import Coach
 
-from .train_intents import read_intents
+from .train_intents import FAMILIES, read_intents
 
 HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout" / "intents-holdout.jsonl"
 REFUSED = ("off_topic",)
@@ -100,6 +100,19 @@ def commitment_lean(coach: Coach, rows: list[dict]) -> tuple[float, int]:
     return right / max(1, len(labelled)), len(labelled)
 
 
+def crisis_openings(coach: Coach, rows: list[dict]) -> tuple[int, int, int]:
+    """Of the labelled crises, how many get a safety reply that opens with a kind's line, and how
+    many of those with the right one. Reads with the reader itself (inside the Coach): the kind."""
+    labelled = [r for r in rows if r["intent"] == "distress" and r.get("kind") in FAMILIES]
+    opened = right = 0
+    for r in labelled:
+        read = coach.reader.read(r["text"])
+        if read.safety and read.sure and read.kind:
+            opened += 1
+            right += read.kind == FAMILIES[r["kind"]]
+    return opened, right, len(labelled)
+
+
 def run(coach: Coach, rows: list[dict]) -> tuple[dict, dict, list[tuple[dict, str]]]:
     learned, baseline, refused, old_refused = [], [], [], []
     for r in rows:
@@ -140,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"(work-stress messages: {learned['work_stress_n']})")
     accuracy, n = commitment_lean(coach, rows)
     print(f"commitment lean accuracy (behaviour moved to): {accuracy:.3f} on {n}")
+    opened, right, n = crisis_openings(coach, rows)
+    print(f"crises whose safety reply opens with a kind's line: {opened} of {n}, the right kind {right}")
     if args.errors:
         for r, predicted in sorted(errors, key=lambda e: (e[0]["intent"], e[1])):
             print(f"  {r['intent']:>10s} -> {predicted:<10s} [{r.get('kind', '')}] {r['text'][:110]}")

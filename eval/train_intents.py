@@ -7,7 +7,9 @@ to assistant/models/reader.safetensors (float16), a second head that reads distr
 assistant/models/distress.npz, and the classes and thresholds to
 assistant/models/understanding.json. The test split is never read.
 
-`--second-only` refits the second distress head alone and keeps the shipped reader. The shipped
+`--second-only` refits the second distress head alone and keeps the shipped reader.
+`--kinds-only` refits the head that says which kind of crisis a distress message signals (so the
+safety reply can open with the line that fits it) and keeps everything else. The shipped
 reader was trained on the first 4,157 messages: trained again with the later slices (hyperbole,
 safety-rule situations, indirect distress) it caught more distress on the test split (0.958 ->
 0.975 with the second head, before two crisis phrases were added) but less on the holdout
@@ -33,6 +35,7 @@ from assistant.playbook import read_card
 from assistant.settings import REPO_CORPUS
 from assistant.understanding import (
     INTENTS,
+    KINDS_FILE,
     MODEL_FILE,
     SECOND_FILE,
     SETTINGS_FILE,
@@ -62,6 +65,18 @@ SECOND_C = 0.01
 HARD_WEIGHT = 3.0
 HARD_KINDS = ("work_stress", "safety_rules", "uneasy_situation", "hard_situation")
 SECOND_THRESHOLD = 0.7
+# The kind of crisis, in the families the safety replies are written for (the labelled set's
+# workplace emergencies are accidents and self-harm about to happen: both call for "call now").
+FAMILIES = {
+    "self_harm": "self",
+    "other_at_risk": "other",
+    "abuse_harassment": "harm",
+    "violence_threat": "harm",
+    "medical_crisis": "emergency",
+    "workplace_emergency": "emergency",
+    "mental_health_crisis": "mind",
+}
+KINDS_C = 0.01
 
 
 def read_intents(split: str | None = None) -> list[dict]:
@@ -171,18 +186,47 @@ def fit_second(rows: list[dict], x: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def fit_kinds(rows: list[dict], x: np.ndarray) -> dict[str, np.ndarray]:
+    """Which kind of crisis: a logistic regression over the distress rows' pooled layers ``x``."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = [FAMILIES[r["kind"]] for r in rows]
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    model = LogisticRegression(C=KINDS_C, max_iter=5000, class_weight="balanced")
+    model.fit((x - mean) / scale, y)
+    return {
+        "mean": mean.astype(np.float32),
+        "scale": scale.astype(np.float32),
+        "coef": model.coef_.astype(np.float32),
+        "intercept": model.intercept_.astype(np.float32),
+        "classes": np.array(model.classes_),
+    }
+
+
+def layers_of(embedder: Embedder, rows: list[dict]) -> np.ndarray:
+    return np.vstack(
+        [embedder.encode([r["text"] for r in rows[i : i + 64]], SPLIT).layers for i in range(0, len(rows), 64)]
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     from safetensors.torch import save_file
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--second-only", action="store_true", help="refit the second distress head only")
+    parser.add_argument("--kinds-only", action="store_true", help="refit the crisis-kind head only")
     args = parser.parse_args(argv)
     embedder = Embedder(runtime="torch")  # the fine-tuning reads torch token states
     rows = read_intents("train") + card_examples()
+    crises = [i for i, r in enumerate(rows) if r["intent"] == "distress" and r.get("kind") in FAMILIES]
+    if args.kinds_only:
+        kept = [rows[i] for i in crises]
+        np.savez_compressed(KINDS_FILE, **fit_kinds(kept, layers_of(embedder, kept)))
+        print(f"wrote {KINDS_FILE} from {len(kept)} messages")
+        return
     if args.second_only:
-        layers = [embedder.encode([r["text"] for r in rows[i : i + 64]], SPLIT).layers for i in range(0, len(rows), 64)]
-        np.savez_compressed(SECOND_FILE, **fit_second(rows, np.vstack(layers)))
+        np.savez_compressed(SECOND_FILE, **fit_second(rows, layers_of(embedder, rows)))
         print(f"wrote {SECOND_FILE} from {len(rows)} messages")
         return
     threshold = DISTRESS_THRESHOLD
@@ -190,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     top = fit(data, [r["intent"] for r in rows], embedder, args.epochs)
     save_file({k: v.half().contiguous() for k, v in top.state_dict().items()}, str(MODEL_FILE))
     np.savez_compressed(SECOND_FILE, **fit_second(rows, data.layers))
+    np.savez_compressed(KINDS_FILE, **fit_kinds([rows[i] for i in crises], data.layers[crises]))
     settings = {
         "embedding_model": MODEL_NAME,
         "trained_on": len(rows),

@@ -323,6 +323,7 @@ def test_a_greeting_is_greeted_and_a_crisis_gets_the_safety_reply_only(app, page
     _ask(page, "One of my reports told me today she has a plan to end her life this weekend.")
     reply = _last_reply(page)
     assert "emergency" in reply and "crisis line" in reply and "[1]" not in reply
+    assert "someone you're responsible for may be at risk" in reply  # the opening that fits what was said
     assert "No sources yet" in page.locator("#sources-panel").inner_text()
     page.get_by_role("tab", name="Diagnosis").click()
     assert "Describe a situation" in page.locator("#diagnosis-panel").inner_text()

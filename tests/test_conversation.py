@@ -7,7 +7,7 @@ from conftest import CORPUS
 
 from assistant import Coach, Settings
 from assistant.questions import OPTIONS_QUESTION, WAY_FORWARD_QUESTION
-from assistant.replies import MISREAD, SAFETY
+from assistant.replies import MISREAD, SAFETY, SAFETY_BY_KIND, safety_reply
 
 
 def test_follow_up_is_grounded_by_the_conversation(coach):
@@ -69,8 +69,32 @@ def test_memory_survives_a_restart(library_dir, tmp_path):
 )
 def test_distress_gets_the_safety_reply_and_no_coaching(coach, message):
     reply = coach.ask(message)
-    assert reply.safety and reply.intent == "distress" and reply.text.startswith(SAFETY)
+    assert reply.safety and reply.intent == "distress"
+    assert reply.text.split("\n\n" + MISREAD)[0] in {SAFETY, *SAFETY_BY_KIND.values()}
     assert reply.citations == [] and reply.diagnosis is None and not reply.text.rstrip().endswith("?")
+
+
+@pytest.mark.parametrize(
+    "message, kind",
+    [
+        ("I think about not waking up", "self"),
+        ("a report told me she plans to take her own life", "other"),
+        ("my boss shoved me against the wall in the stockroom", "harm"),
+        ("A colleague collapsed with chest pain in the office, what do I do?", "emergency"),
+        ("I'm having a panic attack in the toilets at work and can't breathe", "mind"),
+    ],
+)
+def test_the_safety_reply_opens_with_the_line_that_fits_the_crisis(coach, message, kind):
+    reply = coach.ask(message)
+    assert reply.safety and reply.text == SAFETY_BY_KIND[kind]
+    if kind == "self":
+        assert "harassment" not in reply.text  # nothing beside the point for them
+
+
+def test_every_safety_reply_names_the_emergency_number_and_a_crisis_line():
+    for words in (SAFETY, *SAFETY_BY_KIND.values()):
+        assert all(number in words for number in ("999", "911", "112", "116 123", "988")), words
+    assert safety_reply("self", sure=False) == f"{SAFETY}\n\n{MISREAD}"
 
 
 @pytest.mark.parametrize(
