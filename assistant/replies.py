@@ -6,16 +6,6 @@ from __future__ import annotations
 # line, whatever kind of crisis it opens with: the kind is a reading and can be wrong.
 _EMERGENCY = "call your local emergency number (999 in the UK, 911 in the US, 112 in the EU)"
 _CRISIS_LINE = "Samaritans on 116 123 in the UK and Ireland, or call or text 988 in the US"
-_DANGER = f"- **If anyone is in danger right now**, {_EMERGENCY} or get someone nearby to help."
-_SUICIDE = (
-    "- **If you, or someone you're worried about, may be thinking of suicide or self-harm**, contact a "
-    f"crisis line today ({_CRISIS_LINE}), or stay with them and get help together."
-)
-_REPORT = (
-    "- **For harassment, abuse, threats or violence at work**, you don't have to handle it alone: talk to "
-    "HR, a manager you trust, your union or your employee assistance programme, and keep a note of what "
-    "happened."
-)
 _CLOSE = (
     "You reached out, and that was the right thing to do. When you're safe and want to, I'm here for the "
     "leadership side."
@@ -29,9 +19,12 @@ def _safety(opening: str, *lines: str) -> str:
 SAFETY = _safety(
     "Thank you for telling me. What you describe sounds serious, and it matters more than any coaching "
     "question, so I'll step out of coaching here.",
-    _DANGER,
-    _SUICIDE,
-    _REPORT,
+    f"- **If anyone is hurt, unwell or in danger now**, {_EMERGENCY} straight away, or get someone nearby to.",
+    "- **If you, or someone you're worried about, may be thinking of suicide or self-harm**, contact a "
+    f"crisis line today ({_CRISIS_LINE}), or stay with them and get help together.",
+    "- **For harassment, abuse, threats or violence at work**, you don't have to handle it alone: tell the "
+    "police about an assault or a threat, and HR, a manager you trust or your union about the rest (go "
+    "above anyone who is part of it), and keep a note of what happened.",
 )
 
 # The safety reply by the kind of crisis the reader is sure of: the line that fits comes first, in
@@ -42,38 +35,41 @@ SAFETY_BY_KIND = {
         "and that matters far more than any work question. You don't have to carry this on your own.",
         f"- **Please talk to someone today**: a crisis line listens at any hour ({_CRISIS_LINE}), or tell "
         "one person you trust how you're feeling.",
-        f"- **If you feel you might act on these thoughts**, {_EMERGENCY} now, or go to someone near you.",
+        f"- **If you feel you might act on these thoughts**, {_EMERGENCY} now, or go to someone near you. If "
+        "you have something you could hurt yourself with, put it out of reach or give it to someone.",
         "- **If it's someone else you're worried about**, stay with them and help them make that call.",
     ),
     "other": _safety(
         "Thank you for telling me. It sounds like someone you're responsible for may be at risk, and "
         "helping them get support matters more than any coaching question right now.",
-        f"- **If they might act soon or are in danger**, stay with them or make sure someone does, and {_EMERGENCY}.",
+        "- **If they might act soon or are in danger**, stay with them or make sure someone does, and "
+        f"{_EMERGENCY}. If they have gone or don't answer, call now and ask for a welfare check.",
         f"- **Help them reach a crisis line** ({_CRISIS_LINE}). You don't need the right words, only to "
         "help them connect.",
         "- **Bring in HR or your employee assistance programme**, for them and for you: this is a lot to "
         "carry. If it's you who feels this way, the same lines are there for you.",
     ),
     "harm": _safety(
-        "I'm sorry you're dealing with this. Nobody should be hurt, threatened or harassed at work, and keeping "
-        "people safe comes before any coaching question.",
-        f"- **If anyone is in danger right now**, {_EMERGENCY}, and keep away from the person if you can.",
-        "- **You don't have to handle it alone**: report it to HR, a manager you trust, your union or your "
-        "employee assistance programme, and keep a dated note of what happened. Where a child or young "
-        "person is involved, tell your safeguarding lead or the police.",
+        "I'm sorry you're dealing with this. Nobody should be hurt, threatened or harassed at work, and "
+        "keeping people safe comes before any coaching question.",
+        f"- **If anyone is in danger or hurt right now**, {_EMERGENCY}, and keep away from the person if you can.",
+        "- **You don't have to handle it alone**: report an assault or a threat to the police, and the rest to "
+        "HR, a manager you trust or your union (go above anyone who is part of it). Keep a dated note of what "
+        "happened. Where a child or young person is involved, tell your safeguarding lead or the police.",
         f"- **If it has left you or someone else thinking of self-harm**, a crisis line can help ({_CRISIS_LINE}).",
     ),
     "emergency": _safety(
         f"This sounds like an emergency. Please {_EMERGENCY} now, or get someone nearby to call, and follow "
         "what the operator tells you.",
-        "- **Stay with the person** if it is safe to, and send someone to meet the ambulance or get a first aider.",
+        "- **Stay with the person** if it is safe to, and send someone to meet the ambulance or get a first "
+        "aider. If it's you who is unwell and alone, call now and unlock the door if you can.",
         f"- **If someone is thinking of ending their life**, stay with them and call a crisis line too "
         f"({_CRISIS_LINE}).",
         "- **Afterwards**, tell HR or your safety lead, and take care of the people who saw it.",
     ),
     "mind": _safety(
         "That sounds frightening, and you don't have to get through it alone.",
-        f"- **If anyone feels unsafe, or it gets worse**, {_EMERGENCY} now.",
+        f"- **If anyone feels unsafe, stops responding, or it gets worse**, {_EMERGENCY} now.",
         f"- **A crisis line can talk it through with you right now** ({_CRISIS_LINE}).",
         "- **If you can, tell someone near you what's happening** and ask them to stay with you (or, if "
         "it's someone on your team, stay with them).",
