@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup run test test-fast ingest bench eval lint browser clean llm test-llm qwen load scale
+.PHONY: setup run test test-fast ingest bench eval lint browser postgres clean llm test-llm qwen load scale
 
 setup: $(VENV)/.installed
 
@@ -23,7 +23,11 @@ ingest: setup
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: setup browser
+# Debian's PostgreSQL for the tests that run the stores against a real server of their own.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
+
+test: setup browser postgres
 	$(PY) -m pytest -q
 
 # The edit-test loop: no process, server or browser of its own, and a dozen documents instead of

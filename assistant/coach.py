@@ -131,6 +131,7 @@ class Coach:
 
     def search(self, query: str, top_k: int | None = None, owner: str = "") -> list[Passage]:
         """The library's passages for ``query``, best first (none when the library does not cover it)."""
+        self.library.catch_up()
         return self.retriever.retrieve(query, top_k=top_k, owner=owner).passages
 
     # ---- memory ---------------------------------------------------------------------------
@@ -145,24 +146,30 @@ class Coach:
     # One store of each per Coach, so that their locks are shared by every thread using it.
     @cached_property
     def memory(self) -> MemoryStore:
-        """Every session's turns and commitments, stored in the data dir."""
-        return MemoryStore(self.settings.data_dir / "memory.sqlite3")
+        """Every session's turns and commitments, in the data dir or the shared database."""
+        return MemoryStore(self.settings.data_dir / "memory.sqlite3", self.settings.database_url)
 
     @cached_property
     def feedback(self) -> FeedbackStore:
-        """Thumbs up or down on replies, stored in the data dir."""
-        return FeedbackStore(self.settings.data_dir / "feedback.sqlite3")
+        """Thumbs up or down on replies, in the data dir or the shared database."""
+        return FeedbackStore(self.settings.data_dir / "feedback.sqlite3", self.settings.database_url)
 
     def clean_up(self, now: float | None = None) -> dict[str, int]:
         """Apply the retention policy (run at start): every upload goes, since a restart ends every
-        session; exports of the page go; conversations, commitments and feedback older than
-        ``settings.retention_days`` go. Returns what was removed, by kind."""
+        session (with a shared database, where other processes still serve theirs, those older
+        than ``settings.retention_days``); exports of the page go; conversations, commitments and
+        feedback older than ``settings.retention_days`` go. Returns what was removed, by kind."""
         now = time.time() if now is None else now
-        removed = {"uploads": self.library.clear_uploads()}
-        removed["quotes of uploads"] = self._redact(lambda gone: gone.startswith(upload_prefix()))
-        removed["exports"] = remove_folder(self.settings.data_dir / "exports")
         days = self.settings.retention_days
         before = now - days * 86400 if days else float("-inf")
+        removed = {"uploads": self.library.clear_uploads(before)}
+        # Quotes of uploads that are gone: all of them, or, when other processes share the
+        # database, those of people who have none left.
+        live = tuple(upload_prefix(o) for o in self.library.shared.owners()) if self.library.shared.shared else ()
+        removed["quotes of uploads"] = self._redact(
+            lambda gone: gone.startswith(upload_prefix()) and not gone.startswith(live)
+        )
+        removed["exports"] = remove_folder(self.settings.data_dir / "exports")
         removed["memory"] = self.memory.prune(before)
         removed["feedback"] = self.feedback.prune(before)
         return removed
@@ -248,6 +255,7 @@ class Coach:
         self, question: str, history: list[dict] | None, owner: str, top_k: int | None, diagnose: bool | None
     ) -> Context | Reply:
         text, notes = clean_message(question, self.settings.max_question_chars)
+        self.library.catch_up()
         history = list(history or [])
         read = self.reader.read(text, history)
         return self.coaching.plan(text, read, history, notes, owner=owner, top_k=top_k, diagnose=diagnose)

@@ -1,4 +1,4 @@
-"""Thumbs up or down on replies, kept in SQLite in the data dir."""
+"""Thumbs up or down on replies (see store.py for where they live)."""
 
 from __future__ import annotations
 
@@ -8,60 +8,46 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import TextIO
 
-from .store import SQLiteStore, scrub
+from sqlalchemy import insert, select, update
+
+from .store import Store, feedback, scrub
 from .types import Reply
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    session TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    question TEXT NOT NULL,
-    reply TEXT NOT NULL,
-    citations TEXT NOT NULL
-)
-"""
 
-
-class FeedbackStore(SQLiteStore):
+class FeedbackStore(Store):
     """Append-only feedback records; safe to share between threads."""
 
-    SCHEMA = _SCHEMA
-    TABLES = ("feedback",)
+    TABLES = (feedback,)
 
     def add(self, question: str, reply: Reply, liked: bool, session: str = "") -> None:
         citations = json.dumps([asdict(c) for c in reply.citations], ensure_ascii=False)
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO feedback (at, session, rating, question, reply, citations) VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), session, 1 if liked else -1, question, reply.text, citations),
-            )
+        row = dict(session=session, rating=1 if liked else -1, question=question, reply=reply.text, citations=citations)
+        with self.db() as db:
+            db.execute(insert(feedback).values(at=time.time(), **row))
 
     def redact(self, gone: Callable[[str], bool]) -> int:
         """Take the quotes of documents that are gone (``gone(doc_id)``) out of every rated reply."""
-        if not self.path.exists():
+        if self.missing():
             return 0
         changed = 0
-        with self._db() as db:
-            for row_id, reply, stored in db.execute("SELECT id, reply, citations FROM feedback").fetchall():
+        with self.db() as db:
+            for row_id, reply, stored in db.execute(
+                select(feedback.c.id, feedback.c.reply, feedback.c.citations)
+            ).all():
                 citations = json.loads(stored)
                 (reply,), hit = scrub([reply], citations, gone)
                 if hit:
-                    db.execute(
-                        "UPDATE feedback SET reply = ?, citations = ? WHERE id = ?",
-                        (reply, json.dumps(citations, ensure_ascii=False), row_id),
-                    )
+                    stored = json.dumps(citations, ensure_ascii=False)
+                    db.execute(update(feedback).where(feedback.c.id == row_id).values(reply=reply, citations=stored))
                     changed += 1
         return changed
 
     def records(self) -> Iterator[dict]:
-        if not self.path.exists():
+        if self.missing():
             return
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT at, session, rating, question, reply, citations FROM feedback ORDER BY id"
-            ).fetchall()
+        columns = (feedback.c[name] for name in ("at", "session", "rating", "question", "reply", "citations"))
+        with self.db() as db:
+            rows = db.execute(select(*columns).order_by(feedback.c.id)).all()
         for at, session, rating, question, reply, citations in rows:
             yield {
                 "at": at,

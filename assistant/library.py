@@ -14,6 +14,7 @@ from .index import Index, SyncReport
 from .playbook import Playbook
 from .retrieval import HybridRetriever
 from .settings import Settings
+from .store import SharedStore
 from .types import Document
 
 
@@ -30,6 +31,10 @@ class Library:
         self._retriever: HybridRetriever | None = None
         self._lock = threading.RLock()
         self._synced = False
+        # With ASSISTANT_DATABASE_URL, uploads live in the database and a version there says when
+        # another process changed the index; without it, uploads are files in the data dir.
+        self.shared = SharedStore(settings.data_dir / "shared.sqlite3", settings.database_url)
+        self._version: str | None = None
 
     @property
     def index(self) -> Index:
@@ -93,7 +98,7 @@ class Library:
                     docs.append(doc)
             assert self._index is not None and self._retriever is not None
             report = self._index.sync(docs, progress=progress)
-            self._retriever.refresh()
+            self._refreshed(changed=report.changed)
             playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
             # Every card line a reply may quote, embedded once and kept with the index: a situation
             # reply then embeds nothing of the card it quotes.
@@ -105,6 +110,28 @@ class Library:
             self._synced = True
             self.problems = problems
             return report
+
+    def catch_up(self) -> bool:
+        """Reload the retriever when another process changed the index (documents ingested, a
+        person's upload added or removed there): one read of a version in the shared database.
+        Nothing to do without one. Returns whether it reloaded."""
+        if not self.shared.shared or self._retriever is None:
+            return False
+        version = self.shared.get(LIBRARY_VERSION)
+        if version == self._version:
+            return False
+        with self._lock:
+            self._retriever.refresh()
+            self._version = version
+        return True
+
+    def _refreshed(self, changed: bool = True) -> None:
+        """After a change to the index: reload the retriever and tell the other processes."""
+        assert self._retriever is not None
+        with self._lock:
+            self._retriever.refresh()
+            if self.shared.shared:
+                self._version = str(self.shared.bump(LIBRARY_VERSION)) if changed else self.shared.get(LIBRARY_VERSION)
 
     def _sources_file(self) -> Path:
         return self.settings.data_dir / "sources.json"
@@ -128,6 +155,8 @@ class Library:
             saved = save_upload(Path(path), self._uploads_dir(owner))
         except CorpusError as exc:
             raise ValueError(str(exc)) from None
+        if self.shared.shared:
+            self.shared.put(owner, saved.name, saved.read_bytes())
         self._sync_uploads(owner, progress)
         added = [d for d in self.uploads(owner) if d.path == str(saved)]
         if not added:
@@ -137,6 +166,15 @@ class Library:
     def uploads(self, owner: str) -> list[Document]:
         """The documents ``owner`` has added, with ids of their own."""
         folder = self._uploads_dir(owner)
+        if self.shared.shared:  # the database has them; this process's folder follows it
+            stored = self.shared.files(owner)
+            for path in folder.glob("*") if folder.exists() else []:
+                if path.is_file() and path.name not in stored:
+                    path.unlink()
+            for name, content in stored.items():
+                if not (folder / name).exists():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    (folder / name).write_bytes(content)
         docs, _ = load_corpus(folder) if folder.exists() else ([], [])
         return [replace(d, doc_id=f"{upload_prefix(owner)}{Path(d.path).stem}") for d in docs]
 
@@ -145,27 +183,45 @@ class Library:
         for doc in self.uploads(owner):
             if doc.doc_id == doc_id:
                 Path(doc.path).unlink(missing_ok=True)
+                if self.shared.shared:
+                    self.shared.remove(owner, Path(doc.path).name)
         self._sync_uploads(owner)
 
     def forget(self, owner: str) -> bool:
         """Drop every document ``owner`` added (when their session ends); nothing to do, and no
         index work, for an owner who added none. Returns whether there was anything to drop."""
         folder = self._uploads_dir(owner)
-        if not folder.exists():
+        stored = self.shared.remove(owner) if self.shared.shared else 0
+        if not folder.exists() and not stored:
             return False
         remove_folder(folder)
         if self._index is not None:
             self._sync_uploads(owner)
         return True
 
-    def clear_uploads(self) -> int:
+    def clear_uploads(self, before: float | None = None) -> int:
         """Drop every person's uploads, files and index records (at start: a restart ends every
-        session, and uploads never outlive their session). Returns how many files were removed."""
+        session, and uploads never outlive their session). Returns how many files were removed.
+
+        With a shared database other processes still serve their sessions, so only uploads stored
+        before ``before`` go (the retention policy), with their index records."""
+        if self.shared.shared:
+            removed = self.shared.prune(before) if before is not None else 0
+            stale = [o for o in self._indexed_owners() if not self.shared.files(o)]
+            for owner in stale:
+                remove_folder(self._uploads_dir(owner))
+                self.index.sync([], owner=owner)
+            if stale:
+                self._refreshed()
+            return removed
         files = remove_folder(self.settings.data_dir / "uploads")
         with self._lock:
             if self.index.drop_uploads():
-                self.retriever.refresh()
+                self._refreshed()
         return files
+
+    def _indexed_owners(self) -> set[str]:
+        return {c.owner for c in self.retriever.chunks() if c.owner}
 
     def _uploads_dir(self, owner: str) -> Path:
         return self.settings.data_dir / "uploads" / owner_key(owner)
@@ -173,7 +229,10 @@ class Library:
     def _sync_uploads(self, owner: str, progress: Any = None) -> None:
         with self._lock:
             self.index.sync(self.uploads(owner), progress=progress, owner=owner)
-            self.retriever.refresh()
+            self._refreshed()
+
+
+LIBRARY_VERSION = "library-version"
 
 
 def upload_prefix(owner: str = "") -> str:

@@ -1,4 +1,4 @@
-"""Conversations and commitments that outlast the process, in SQLite in the data dir."""
+"""Conversations and commitments that outlast the process (see store.py for where they live)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from .store import SQLiteStore, scrub
-from .types import Reply
+from sqlalchemy import insert, select, update
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL,
-    at REAL NOT NULL,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    reply TEXT
-);
-CREATE TABLE IF NOT EXISTS commitments (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL,
-    at REAL NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS turns_by_session ON turns (session, id);
-CREATE INDEX IF NOT EXISTS commitments_by_session ON commitments (session, id);
-"""
+from .store import Store, commitments, scrub, turns
+from .types import Reply
 
 
 @dataclass(frozen=True)
@@ -38,53 +21,50 @@ class Commitment:
     at: float
 
 
-class MemoryStore(SQLiteStore):
+class MemoryStore(Store):
     """Turns and commitments keyed by a session (or user) id."""
 
-    SCHEMA = _SCHEMA
-    TABLES = ("turns", "commitments")
+    TABLES = (turns, commitments)
 
     def add_turn(self, session: str, role: str, content: str, reply: Reply | None = None) -> None:
         stored = json.dumps(asdict(reply), ensure_ascii=False) if reply is not None else None
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO turns (session, at, role, content, reply) VALUES (?, ?, ?, ?, ?)",
-                (session, time.time(), role, content, stored),
-            )
+        with self.db() as db:
+            db.execute(insert(turns).values(session=session, at=time.time(), role=role, content=content, reply=stored))
 
     def turns(self, session: str) -> list[dict]:
         """The turns in order: {"role", "content", "reply"} (reply: the stored Reply as a dict)."""
-        if not self.path.exists():
+        if self.missing():
             return []
-        with self._db() as db:
-            rows = db.execute("SELECT role, content, reply FROM turns WHERE session = ? ORDER BY id", (session,))
-            return [{"role": r, "content": c, "reply": json.loads(p) if p else None} for r, c, p in rows.fetchall()]
+        query = select(turns.c.role, turns.c.content, turns.c.reply).where(turns.c.session == session)
+        with self.db() as db:
+            rows = db.execute(query.order_by(turns.c.id)).all()
+        return [{"role": r, "content": c, "reply": json.loads(p) if p else None} for r, c, p in rows]
 
     def add_commitment(self, session: str, text: str) -> None:
-        with self._db() as db:
-            db.execute("INSERT INTO commitments (session, at, text) VALUES (?, ?, ?)", (session, time.time(), text))
+        with self.db() as db:
+            db.execute(insert(commitments).values(session=session, at=time.time(), text=text))
 
     def commitments(self, session: str) -> list[Commitment]:
-        if not self.path.exists():
+        if self.missing():
             return []
-        with self._db() as db:
-            rows = db.execute("SELECT text, at FROM commitments WHERE session = ? ORDER BY id", (session,))
-            return [Commitment(text, at) for text, at in rows.fetchall()]
+        query = select(commitments.c.text, commitments.c.at).where(commitments.c.session == session)
+        with self.db() as db:
+            return [Commitment(text, at) for text, at in db.execute(query.order_by(commitments.c.id)).all()]
 
     def redact(self, gone: Callable[[str], bool]) -> int:
         """Take the quotes of documents that are gone (``gone(doc_id)``: a person's removed
         uploads) out of every stored reply. Returns how many replies changed."""
-        if not self.path.exists():
+        if self.missing():
             return 0
         changed = 0
-        with self._db() as db:
-            rows = db.execute("SELECT id, content, reply FROM turns WHERE reply IS NOT NULL")
-            for row_id, content, stored in rows.fetchall():
+        with self.db() as db:
+            rows = db.execute(select(turns.c.id, turns.c.content, turns.c.reply).where(turns.c.reply.is_not(None)))
+            for row_id, content, stored in rows.all():
                 reply = json.loads(stored)
                 texts = [content, reply.get("text", "")]
                 (content, reply["text"]), hit = scrub(texts, reply.get("citations", []), gone)
                 if hit:
                     stored = json.dumps(reply, ensure_ascii=False)
-                    db.execute("UPDATE turns SET content = ?, reply = ? WHERE id = ?", (content, stored, row_id))
+                    db.execute(update(turns).where(turns.c.id == row_id).values(content=content, reply=stored))
                     changed += 1
         return changed

@@ -114,6 +114,12 @@ class HybridRetriever:
             self._words = names
             self._bm25 = bm25
 
+    def chunks(self) -> list[Chunk]:
+        """Every chunk in the index, the library's and everyone's uploads."""
+        if self._bm25 is None:
+            self.refresh()
+        return list(self._chunks.values())
+
     def chunk_at(self, doc_id: str, start: int, end: int) -> Chunk | None:
         """The chunk of ``doc_id`` that holds the span [start, end) of its text."""
         if self._bm25 is None:

@@ -31,6 +31,8 @@ class Settings:
         collection: Chroma collection name (at least 3 characters).
         retention_days: conversations, commitments and feedback older than this are deleted at
             start (0 keeps them).
+        database_url: ``postgresql://...`` keeps memory, commitments, feedback and uploads in
+            that database, shared by every app process; None keeps SQLite files in the data dir.
 
     Example:
         >>> Settings(top_k=5).top_k
@@ -48,6 +50,7 @@ class Settings:
     diagnose: bool = True
     collection: str = "library"
     retention_days: int = 90
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -56,6 +59,8 @@ class Settings:
             raise ValueError(f"top_k must be between 1 and 20, got {self.top_k}")
         if self.retention_days < 0:
             raise ValueError(f"retention_days must be 0 (keep) or more, got {self.retention_days}")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError(f"ASSISTANT_DATABASE_URL must start with postgresql://, got {self.database_url!r}")
         if len(self.collection) < 3:
             raise ValueError("collection names need at least 3 characters")
 
@@ -79,6 +84,8 @@ class Settings:
                 values["top_k"] = int(env["ASSISTANT_TOP_K"])
             except ValueError:
                 raise ValueError(f"ASSISTANT_TOP_K must be a whole number, got {env['ASSISTANT_TOP_K']!r}") from None
+        if env.get("ASSISTANT_DATABASE_URL"):
+            values["database_url"] = env["ASSISTANT_DATABASE_URL"]
         if env.get("ASSISTANT_RETENTION_DAYS"):
             try:
                 values["retention_days"] = int(env["ASSISTANT_RETENTION_DAYS"])

@@ -85,3 +85,44 @@ def running_app(
     command = [sys.executable, "app.py"]
     with process(command, data / "app.log", lambda: listening(port), timeout, "the app", cwd=ROOT, env=environ) as proc:
         yield f"http://127.0.0.1:{port}/", proc
+
+
+def postgres_bin() -> Path | None:
+    """The folder of Debian's PostgreSQL server programs (initdb, postgres), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+@contextmanager
+def postgres(folder: Path, timeout: float = 60) -> Iterator[str]:
+    """A real PostgreSQL server of its own (initdb in a fresh folder, then postgres on a free
+    loopback port, trusting local connections, its log in ``folder``); yields the URL of a fresh
+    database "coach" on it. Removes its data on the way out.
+
+    As root, the server runs as the ``postgres`` user that Debian's package creates (PostgreSQL
+    refuses to run as root). Raises RuntimeError when the programs are missing."""
+    import shutil
+    import tempfile
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="coach-postgres-"))  # in /tmp: the postgres user can reach it
+    try:
+        if as_user:
+            shutil.chown(home, "postgres", "postgres")
+        data = home / "data"
+        initdb = [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+        subprocess.run(initdb, check=True, capture_output=True)
+        port = free_port()
+        command = [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home)]
+        command += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+        with process(command, folder / "postgres.log", lambda: listening(port), timeout, "postgres"):
+            base = f"postgresql://postgres@127.0.0.1:{port}"
+            create = ["psql", f"{base}/postgres", "-qc", "CREATE DATABASE coach"]
+            subprocess.run(create, check=True, capture_output=True)
+            yield f"{base}/coach"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

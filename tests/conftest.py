@@ -30,8 +30,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     run), a process or server of its own, or a browser. ``make test-fast`` leaves these out."""
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if "library_dir" in item.fixturenames or module in PROCESS_MODULES or item.get_closest_marker("browser"):
+        needs = set(item.fixturenames)
+        postgres = getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"
+        if needs & {"library_dir", "postgres_url"} or postgres or module in PROCESS_MODULES:
             item.add_marker(pytest.mark.slow)
+        elif item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server of the test run's own (Debian's package; .ci/run installs it)."""
+    with serve.postgres(tmp_path_factory.mktemp("postgres")) as url:
+        yield url
+
+
+_databases = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite files in the data dir), then a fresh PostgreSQL database: the same test runs
+    against both."""
+    if request.param == "sqlite":
+        return None
+    server = request.getfixturevalue("postgres_url")
+    name = f"test_{next(_databases)}"
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/postgres")
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+        db.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="session")

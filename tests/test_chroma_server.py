@@ -74,3 +74,39 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path):
 def test_a_malformed_server_url_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="ASSISTANT_CHROMA_URL must look like"):
         Coach(Settings(data_dir=tmp_path, chroma_url="127.0.0.1:8000")).ingest(progress=False)
+
+
+def test_two_processes_share_uploads_memory_and_feedback(
+    server: str, small_corpus: Path, tmp_path: Path, database_url: str | None
+):
+    """Two Coaches, as two app processes, on one Chroma server: with PostgreSQL each has a data
+    dir of its own; with SQLite they must share one."""
+    import io
+    import json
+
+    dirs = ("a", "b") if database_url else ("shared", "shared")
+    a, b = (
+        Coach(Settings(data_dir=tmp_path / d, corpus_dir=small_corpus, chroma_url=server, database_url=database_url))
+        for d in dirs
+    )
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Q3 notes\n\nThe quokka project's margins fell 12% in March when the night rota collapsed.\n")
+    b.ask("hello")  # b is up before the upload
+    doc = a.add_upload(notes, owner="alice")
+    question = "What happened to the quokka project's margins?"
+    theirs = b.ask(question, owner="alice")
+    assert [c.doc_id for c in theirs.citations][:1] == [doc.doc_id] and "12%" in theirs.text
+    assert all(c.doc_id != doc.doc_id for c in b.ask(question, owner="bob").citations)
+    assert [d.doc_id for d in b.uploads("alice")] == [doc.doc_id]
+
+    a.session("browser-1").ask("This week I will let Priya run the stand-up.")
+    assert [c.text for c in b.session("browser-1").commitments()] == ["This week I will let Priya run the stand-up"]
+    a.feedback.add("q from a", theirs, liked=True, session="browser-1")
+    b.feedback.add("q from b", theirs, liked=False, session="browser-2")
+    out = io.StringIO()
+    assert a.feedback.export(out) == 2
+    assert {json.loads(line)["question"] for line in out.getvalue().splitlines()} == {"q from a", "q from b"}
+
+    b.forget("alice")  # her page closed on b: gone for a too
+    assert a.uploads("alice") == []
+    assert all(c.doc_id != doc.doc_id for c in a.ask(question, owner="alice").citations)

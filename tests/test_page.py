@@ -87,14 +87,14 @@ def test_closing_a_page_drops_its_uploads_only_when_signed_in_and_costs_nothing_
     assert coach.uploads("tab-1") == [] and len(syncs) == 1
 
 
-def test_feedback_export_keeps_one_record_a_line_whatever_the_text_holds(tmp_path):
+def test_feedback_export_keeps_one_record_a_line_whatever_the_text_holds(tmp_path, database_url):
     import io
     import json
 
     from assistant import Reply
     from assistant.feedback import FeedbackStore
 
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    store = FeedbackStore(tmp_path / "feedback.sqlite3", database_url)
     odd = "first\u2028second\u2029third\u0085fourth"
     store.add(odd, Reply(f"reply {odd}", [], True), liked=False, session="s")
     store.add("plain", Reply("fine", [], True), liked=True, session="s")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..coach import Coach
+from ..store import SharedStore
 from .handlers import (
     EMPTY_PROMPT,
     cleared,
@@ -74,9 +75,12 @@ JS = """
 CACHE_KEPT = (3600, 3600)  # (how often, how old) in seconds
 
 
-def browser_secret(data_dir: Path) -> str:
+def browser_secret(data_dir: Path, shared: SharedStore | None = None) -> str:
     """The key that signs what the page keeps in the browser, created once in the data dir (so a
-    returning person's id still reads back after a restart) and readable by its owner only."""
+    returning person's id still reads back after a restart) and readable by its owner only; in
+    the shared database when there is one, so every app process reads the same id back."""
+    if shared is not None and shared.shared:
+        return shared.first("browser-secret", secrets.token_urlsafe(32))
     path = data_dir / "browser-secret"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +120,9 @@ def build_app(coach: Coach, require_login: bool = False) -> Any:
     with gr.Blocks(title="Leadership coach", analytics_enabled=False, delete_cache=CACHE_KEPT) as app:
         turns = gr.State([])
         stored_id = gr.BrowserState(
-            "", storage_key="leadership-coach-user", secret=browser_secret(coach.settings.data_dir)
+            "",
+            storage_key="leadership-coach-user",
+            secret=browser_secret(coach.settings.data_dir, coach.library.shared),
         )
         user_id = gr.State("")  # a copy the chat reads, so API callers need not send one
         gr.Markdown(
