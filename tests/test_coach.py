@@ -117,12 +117,12 @@ def test_coach_over_a_users_folder(small_corpus, tmp_path):
     assert reply.citations and reply.citations[0].doc_id == "ours"
 
 
-def test_uploads_never_collide_across_owners_names_or_ids(library_dir, tmp_path):
+def test_uploads_never_collide_across_owners_names_or_ids(library_dir, tmp_path, database_url):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(library_dir, data)
-    coach = Coach(Settings(data_dir=data))
+    coach = Coach(Settings(data_dir=data, database_url=database_url))
     before = coach.index.count()
     text = "At {} the night shift decides its own rota every Friday."
     files = {}
@@ -150,12 +150,12 @@ def test_uploads_never_collide_across_owners_names_or_ids(library_dir, tmp_path)
     assert coach.index.count() == before
 
 
-def test_uploads_belong_to_their_owner_and_bad_ones_change_nothing(library_dir, tmp_path):
+def test_uploads_belong_to_their_owner_and_bad_ones_change_nothing(library_dir, tmp_path, database_url):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(library_dir, data)
-    coach = Coach(Settings(data_dir=data))
+    coach = Coach(Settings(data_dir=data, database_url=database_url))
     before = coach.index.count()
     evil = tmp_path / ".." / "passwd.txt"
     evil.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")

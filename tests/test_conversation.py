@@ -37,16 +37,17 @@ def test_grow_questions_follow_the_conversation(coach):
     assert plan.intent == "commitment" and WAY_FORWARD_QUESTION in plan.text and "Noted your commitment" in plan.text
 
 
-def test_memory_survives_a_restart(library_dir, tmp_path):
+def test_memory_survives_a_restart(library_dir, tmp_path, database_url):
     data = tmp_path / "data"
     shutil.copytree(library_dir, data)
-    session = Coach(Settings(data_dir=data)).session("sam")
+    settings = Settings(data_dir=data, database_url=database_url)
+    session = Coach(settings).session("sam")
     session.ask("I spent my week approving expenses and checking timesheets. Am I managing or leading?")
     session.ask("This week I will let Priya approve the small expenses herself.")
-    again = Coach(Settings(data_dir=data)).session("sam")
+    again = Coach(settings).session("sam")
     assert [c.text for c in again.commitments()] == ["This week I will let Priya approve the small expenses herself"]
     assert len(again.history) == 4 and again.history[0]["role"] == "user"
-    assert Coach(Settings(data_dir=data)).session("someone-else").commitments() == []
+    assert Coach(settings).session("someone-else").commitments() == []
     summary = again.ask("Summarise our session").text
     assert "approving expenses" in summary and "leans to managing" in summary
     assert "let Priya approve the small expenses" in summary and "Options discussed" in summary
