@@ -3,6 +3,11 @@
 Embedded ``PersistentClient`` under the data dir by default; a Chroma server when a URL
 is set. Each record carries its document's version hash and how many records that version
 has, so an interrupted sync is detected (wrong count or mixed hashes) and finished next time.
+
+A third collection, the manifest, holds one record per document (owner, version, how many
+chunks and sentences, whether it is complete): a start reads it instead of every record's metadata. It is trusted only
+when its counts add up to the two collections' counts; otherwise (missing, an interrupted
+sync, records written by another path) the full scan runs and writes it again.
 """
 
 from __future__ import annotations
@@ -86,20 +91,25 @@ class Index:
         self.sentences = self.client.get_or_create_collection(
             f"{settings.collection}-sentences", embedding_function=function, metadata=meta
         )
+        # No embedding of its own: each entry carries a constant one-number vector.
+        self.manifest = self.client.get_or_create_collection(f"{settings.collection}-manifest", embedding_function=None)
 
     def drop_uploads(self) -> int:
         """Delete every record a person uploaded (owner other than the library's ""); how many chunks."""
         where = {"owner": {"$ne": ""}}
         dropped = len(self.chunks.get(where=where, include=[])["ids"])
-        for collection in (self.chunks, self.sentences):
+        for collection in (self.chunks, self.sentences, self.manifest):
             collection.delete(where=where)
         return dropped
 
     # ---- sync -------------------------------------------------------------------------
-    def sync(self, docs: list[Document], progress: bool | None = None, owner: str = "") -> SyncReport:
+    def sync(
+        self, docs: list[Document], progress: bool | None = None, owner: str = "", remove: bool = True
+    ) -> SyncReport:
         """Make ``owner``'s part of the index match ``docs``: skip unchanged, replace changed,
-        delete removed. The library is owner ""; a person's uploads are theirs alone."""
-        state = {name: self._versions(col, owner) for name, col in (("c", self.chunks), ("s", self.sentences))}
+        delete removed (unless ``remove`` is False). The library is owner ""; a person's uploads
+        are theirs alone."""
+        state = self._state(owner)
         wanted = {doc.doc_id: doc for doc in docs}
         added, updated, unchanged, todo = [], [], [], []
         for doc in docs:
@@ -109,7 +119,7 @@ class Index:
                 continue
             (updated if any(doc.doc_id in state[k] for k in state) else added).append(doc.doc_id)
             todo.append(doc)
-        removed = sorted({d for k in state for d in state[k]} - wanted.keys())
+        removed = sorted({d for k in state for d in state[k]} - wanted.keys()) if remove else []
 
         plans = [(doc, *self._records(doc, owner)) for doc in todo]
         total = sum(len(chunks) + len(sentences) for _, chunks, sentences in plans)
@@ -131,7 +141,85 @@ class Index:
         for doc_id in removed:
             deleted += self._delete_stale(doc_id, set(), self.chunks)
             deleted += self._delete_stale(doc_id, set(), self.sentences)
+        if todo or removed:
+            counts = {doc.doc_id: (version_hash(doc), len(c), len(s)) for doc, c, s in plans}
+            self._write_manifest(owner, counts, removed)
         return SyncReport(added, updated, removed, unchanged, written, deleted)
+
+    # ---- the manifest -------------------------------------------------------------------
+    def _state(self, owner: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """What ``owner``'s part of the index holds, per collection ("c", "s"): doc_id ->
+        {"versions": {version: records}, "counts": {declared counts}}, from the manifest when its
+        counts agree with the collections', from a full scan (which writes it again) otherwise."""
+        entries = self.entries()
+        if entries is not None:
+            mine = [e for e in entries.values() if e["owner"] == owner]
+            # An incomplete document (mixed versions, a wrong count) reads as incomplete again.
+            return {
+                k: {
+                    e["doc_id"]: {"versions": {e["version"]: e[k]}, "counts": {e[k] if e["complete"] else -1}}
+                    for e in mine
+                }
+                for k in "cs"
+            }
+        scanned: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: {"c": {}, "s": {}})
+        for key, collection in (("c", self.chunks), ("s", self.sentences)):
+            for _, meta in self._scan(collection):
+                docs = scanned[meta.get("owner", "")][key]
+                entry = docs.setdefault(meta["doc_id"], {"versions": defaultdict(int), "counts": set()})
+                entry["versions"][meta["version"]] += 1
+                entry["counts"].add(meta["count"])
+        # The manifest again: every document, with how many records it has and whether it is
+        # complete (one version, the declared count), so that the counts add up.
+        entries = {}
+        for who, state in scanned.items():
+            for doc_id in state["c"].keys() | state["s"].keys():
+                found = [state[k].get(doc_id) for k in "cs"]
+                versions = {v for f in found if f for v in f["versions"]}
+                version = next(iter(versions)) if len(versions) == 1 else ""
+                empty = {"versions": {version: 0}, "counts": {0}}
+                complete = bool(version) and all(_complete(f or empty, version) for f in found)
+                c, s = (sum(f["versions"].values()) if f else 0 for f in found)
+                entry = {"owner": who, "doc_id": doc_id, "version": version, "c": c, "s": s, "complete": complete}
+                entries[_entry_id(who, doc_id)] = entry
+        self.manifest.delete(ids=self.manifest.get(include=[])["ids"] or ["-"])
+        self._put_entries(entries)
+        return {k: dict(v) for k, v in scanned.get(owner, {"c": {}, "s": {}}).items()}
+
+    def entries(self) -> dict[str, dict[str, Any]] | None:
+        """The manifest (entry id -> owner, doc_id, version, c and s counts), or None when it is
+        missing or does not add up to what the collections hold."""
+        page = self.manifest.get(include=["metadatas"])
+        entries = dict(zip(page["ids"], page["metadatas"]))
+        chunks, sentences = self.chunks.count(), self.sentences.count()
+        if sum(e["c"] for e in entries.values()) != chunks or sum(e["s"] for e in entries.values()) != sentences:
+            return None
+        return entries
+
+    def content_key(self) -> str | None:
+        """A digest of what the index holds (every document's version, by owner), or None when
+        the manifest cannot say: what a cache of the retriever is keyed by."""
+        entries = self.entries()
+        if entries is None:
+            return None
+        rows = sorted(f"{e['owner']}|{e['doc_id']}|{e['version']}|{e['c']}|{e['s']}" for e in entries.values())
+        return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:24]
+
+    def _write_manifest(self, owner: str, counts: dict[str, tuple[str, int, int]], removed: list[str]) -> None:
+        if removed:
+            self.manifest.delete(ids=[_entry_id(owner, d) for d in removed])
+        entries = {
+            _entry_id(owner, doc_id): {"owner": owner, "doc_id": doc_id, "version": v, "c": c, "s": s, "complete": True}
+            for doc_id, (v, c, s) in counts.items()
+        }
+        self._put_entries(entries)
+
+    def _put_entries(self, entries: dict[str, dict[str, Any]]) -> None:
+        ids = list(entries)
+        step = self.client.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            batch = ids[i : i + step]
+            self.manifest.upsert(ids=batch, metadatas=[entries[k] for k in batch], embeddings=[[1.0]] * len(batch))
 
     def _records(self, doc: Document, owner: str) -> tuple[list[dict], list[dict]]:
         version = version_hash(doc)
@@ -175,15 +263,6 @@ class Index:
         for i in range(0, len(ids), _PAGE):
             collection.delete(ids=ids[i : i + _PAGE])
         return len(ids)
-
-    def _versions(self, collection: Any, owner: str) -> dict[str, dict[str, Any]]:
-        """doc_id -> {"versions": {version: n records}, "counts": {declared counts}}."""
-        out: dict[str, dict[str, Any]] = defaultdict(lambda: {"versions": defaultdict(int), "counts": set()})
-        for _, meta in self._scan(collection, where={"owner": owner}):
-            entry = out[meta["doc_id"]]
-            entry["versions"][meta["version"]] += 1
-            entry["counts"].add(meta["count"])
-        return dict(out)
 
     def _scan(self, collection: Any, where: dict | None = None) -> Iterator[tuple[str, dict]]:
         offset = 0
@@ -282,6 +361,10 @@ def _groups(plans: list, size: int) -> Iterator[list]:
             group, count = [], 0
     if group:
         yield group
+
+
+def _entry_id(owner: str, doc_id: str) -> str:
+    return hashlib.sha256(f"{owner}\x1f{doc_id}".encode()).hexdigest()[:32]
 
 
 def _complete(entry: dict[str, Any] | None, version: str) -> bool:

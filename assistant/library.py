@@ -43,7 +43,8 @@ class Library:
             return self._index
         with self._lock:
             if self._index is None or not self._synced:
-                self.ingest(progress=False)
+                # An app process sharing the index never removes what another process ingested.
+                self.ingest(progress=False, remove=not self.shared.shared)
             assert self._index is not None
             return self._index
 
@@ -72,14 +73,11 @@ class Library:
         added = json.loads(extra.read_text()) if extra.exists() else []
         return [self.settings.corpus_dir, *(Path(p) for p in added)]
 
-    def ingest(self, path: str | Path | None = None, progress: bool | None = None) -> SyncReport:
-        """Sync the index with the corpus; with ``path``, add that folder or file to it first."""
+    def ingest(self, path: str | Path | None = None, progress: bool | None = None, remove: bool = True) -> SyncReport:
+        """Sync the index with the corpus; with ``path``, add that folder or file to it first.
+        With ``remove`` False, documents the index has and the corpus lacks stay."""
         with self._lock:
-            if self._index is None:
-                self._index = Index(self.settings, self.embedder)
-                self._retriever = HybridRetriever(
-                    self._index, self.embedder, self.settings.top_k, self.settings.relevance_floor
-                )
+            self._open()
             if path is not None:
                 self._add_source(Path(path))
             docs, problems = [], []
@@ -97,8 +95,8 @@ class Library:
                     seen.add(doc.doc_id)
                     docs.append(doc)
             assert self._index is not None and self._retriever is not None
-            report = self._index.sync(docs, progress=progress)
-            self._refreshed(changed=report.changed)
+            report = self._index.sync(docs, progress=progress, remove=remove)
+            self._refreshed(changed=report.changed, keep=True)
             playbook = Playbook([d for d in docs if d.metadata.get("kind") == "playbook"], self.embedder)
             # Every card line a reply may quote, embedded once and kept with the index: a situation
             # reply then embeds nothing of the card it quotes.
@@ -125,11 +123,22 @@ class Library:
             self._version = version
         return True
 
-    def _refreshed(self, changed: bool = True) -> None:
-        """After a change to the index: reload the retriever and tell the other processes."""
+    def _open(self) -> Index:
+        """The index and its retriever, opened (not synced)."""
+        if self._index is None:
+            self._index = Index(self.settings, self.embedder)
+            self._retriever = HybridRetriever(
+                self._index, self.embedder, self.settings.top_k, self.settings.relevance_floor
+            )
+        return self._index
+
+    def _refreshed(self, changed: bool = True, keep: bool = False) -> None:
+        """After a change to the index: reload the retriever and tell the other processes. With
+        ``keep``, the retriever is loaded from (or kept in) the data dir for the library as it is
+        now: a start with an unchanged index then reads no record of it."""
         assert self._retriever is not None
         with self._lock:
-            self._retriever.refresh()
+            self._retriever.refresh(keep=self.settings.data_dir / "retriever" if keep else None)
             if self.shared.shared:
                 self._version = str(self.shared.bump(LIBRARY_VERSION)) if changed else self.shared.get(LIBRARY_VERSION)
 
@@ -212,12 +221,13 @@ class Library:
                 remove_folder(self._uploads_dir(owner))
                 self.index.sync([], owner=owner)
             if stale:
-                self._refreshed()
+                self._refreshed(keep=True)
             return removed
         files = remove_folder(self.settings.data_dir / "uploads")
         with self._lock:
-            if self.index.drop_uploads():
-                self._refreshed()
+            # Before the first sync, if it has not run: the retriever then loads the library alone.
+            if self._open().drop_uploads() and self._synced:
+                self._refreshed(keep=True)
         return files
 
     def _indexed_owners(self) -> set[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,8 @@ import numpy as np
 from .embeddings import Embedder
 from .index import Index
 from .types import Chunk, Passage
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 CANDIDATES = 20
@@ -50,12 +54,12 @@ _NAMED = re.compile(
 
 
 class _Bm25:
-    def __init__(self, chunks: list[Chunk]) -> None:
+    def __init__(self, chunks: list[Chunk], model: Any = None) -> None:
         import bm25s
 
         self.ids = [c.chunk_id for c in chunks]
-        self.model = bm25s.BM25()
-        if chunks:
+        self.model = model or bm25s.BM25()
+        if chunks and model is None:
             tokens = bm25s.tokenize(
                 [f"{c.title} {c.section} {c.text}" for c in chunks], stopwords="en", show_progress=False
             )
@@ -95,15 +99,25 @@ class HybridRetriever:
         self._words: set[str] = set()
         self._bm25: _Bm25 | None = None
 
-    def refresh(self) -> None:
-        """Reload chunks from the index (after a sync)."""
-        chunks = self.index.all_chunks()
-        bm25 = _Bm25(chunks)
+    def refresh(self, keep: Path | None = None) -> None:
+        """Reload chunks from the index (after a sync). With ``keep``, a folder: load them, their
+        BM25 index and their words from there when it holds what the index holds now (by the
+        index's content key), and keep them there otherwise, for the next start."""
+        key = self.index.content_key() if keep is not None else None
+        kept = _load_kept(keep / key) if keep is not None and key else None
+        if kept is not None:
+            chunks, bm25, words = kept
+        else:
+            chunks = self.index.all_chunks()
+            bm25 = _Bm25(chunks)
+            words = sorted({w.lower() for c in chunks if not c.owner for w in _WORD.findall(f"{c.title} {c.text}")})
+            if keep is not None and key:
+                _keep(keep, key, chunks, bm25, words)
+        names = set(words)
         by_doc: dict[str, list[Chunk]] = {}
         for c in chunks:
             by_doc.setdefault(c.doc_id, []).append(c)
         questions: dict[tuple[str, str], list[Chunk]] = {}
-        names = {w.lower() for c in chunks if not c.owner for w in _WORD.findall(f"{c.title} {c.text}")}
         for c in sorted(chunks, key=lambda c: (c.doc_id, c.start)):
             if not c.owner and c.section.endswith("?") and c.section != c.title:
                 questions.setdefault((c.doc_id, c.section), []).append(c)
@@ -204,6 +218,48 @@ class HybridRetriever:
                 if len(passages) == k:
                     break
         return Retrieval(query, passages, best, in_scope, vector)
+
+
+_FIELDS = ("chunk_id", "doc_id", "title", "section", "text", "start", "end", "doc_hash", "owner")
+
+
+def _keep(folder: Path, key: str, chunks: list[Chunk], bm25: _Bm25, words: list[str]) -> None:
+    """Write the chunks, BM25 index and words under ``folder/key`` (atomically: a folder renamed
+    into place), and drop what was kept for other contents."""
+    import json
+    import shutil
+    import tempfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".writing-"))
+    try:
+        rows = [[getattr(c, f) for f in _FIELDS] for c in chunks]
+        (staging / "chunks.json").write_text(json.dumps({"chunks": rows, "words": words}, ensure_ascii=False))
+        if chunks:
+            bm25.model.save(str(staging / "bm25"), show_progress=False)
+        for old in folder.iterdir():
+            if old != staging:
+                shutil.rmtree(old, ignore_errors=True)
+        staging.rename(folder / key)
+    except OSError as exc:  # a read-only or full disk costs the next start time, nothing else
+        log.warning("the retriever could not be kept in %s (%s)", folder, exc)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load_kept(folder: Path) -> tuple[list[Chunk], _Bm25, list[str]] | None:
+    import json
+
+    import bm25s
+
+    try:
+        kept = json.loads((folder / "chunks.json").read_text())
+        chunks = [Chunk(**dict(zip(_FIELDS, row))) for row in kept["chunks"]]
+        model = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if chunks else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if folder.exists():
+            log.warning("the kept retriever in %s could not be read (%s); building it again", folder, exc)
+        return None
+    return chunks, _Bm25(chunks, model), kept["words"]
 
 
 def as_langchain_retriever(retriever: HybridRetriever) -> Any:

@@ -155,8 +155,10 @@ def check(
     return None
 
 
-def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
+def run(urls: list[str], pid: int | None, args: argparse.Namespace) -> dict:
+    """Reference, load and soak; session n talks to ``urls[n % len(urls)]``."""
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    url = urls[0]
 
     def connect(url: str, auth: tuple[str, str] | None, timeout: float) -> PageSession | ApiSession:
         return ApiSession(url, args.key, timeout) if args.openai else PageSession(url, auth, timeout)
@@ -188,7 +190,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
 
     def session_run(number: int) -> None:
         try:
-            session = connect(url, auth, args.call_timeout)
+            session = connect(urls[number % len(urls)], auth, args.call_timeout)
         except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
             load.add(None, f"session {number}: could not connect: {exc}")
             return
@@ -219,7 +221,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
 
     def soak_run(number: int) -> None:
         nonlocal done
-        session = connect(url, auth, args.call_timeout)
+        session = connect(urls[number % len(urls)], auth, args.call_timeout)
         i = 0
         while time.monotonic() < deadline:
             with counter:
@@ -244,7 +246,7 @@ def run(url: str, pid: int | None, args: argparse.Namespace) -> dict:
     soak_seconds = time.monotonic() - started
 
     return {
-        "url": url,
+        "url": " ".join(urls),
         "sessions": args.sessions,
         "questions_per_session": len(questions),
         "load_calls": len(load.latencies),
@@ -317,6 +319,33 @@ def coach_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_shared(data: Path, args: argparse.Namespace) -> dict:
+    """--processes app processes, each with a data dir of its own, on one ``chroma run`` server and
+    one PostgreSQL started here; the library is ingested once, from this process."""
+    from contextlib import ExitStack
+
+    from assistant import Coach, Settings
+
+    from .scale import chroma_server
+    from .serve import postgres
+
+    with ExitStack() as stack:
+        root = data.parent
+        database = stack.enter_context(postgres(root / "postgres"))
+        chroma, _ = stack.enter_context(chroma_server(root / "chroma-server"))
+        print(f"ingesting into {chroma} once ...", flush=True)
+        Coach(Settings(data_dir=root / "ingest", chroma_url=chroma, database_url=database)).ingest(progress=False)
+        urls, pids = [], []
+        for n in range(args.processes):
+            print(f"starting app process {n + 1} ...", flush=True)
+            env = {"ASSISTANT_CHROMA_URL": chroma, "ASSISTANT_DATABASE_URL": database}
+            (root / f"app-{n}").mkdir()
+            url, proc = stack.enter_context(running_app(root / f"app-{n}", timeout=600, **env))
+            urls.append(url)
+            pids.append(proc.pid)
+        return run(urls, pids[0], args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running app (loopback only); default: start one")
@@ -334,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coach-only", action="store_true", help="soak a Coach in this process instead")
     parser.add_argument("--openai", action="store_true", help="ask through /v1/chat/completions, not the page")
     parser.add_argument("--key", help="an ASSISTANT_API_KEYS key, for --openai against an app that has them")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="start this many app processes sharing one Chroma server and one PostgreSQL, sessions split between them",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 100 or not 1 <= args.questions <= 20 or not 0 <= args.asks <= 10_000:
         parser.error("keep it bounded: 1-100 sessions, 1-20 questions, 0-10,000 asks")
@@ -346,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not is_loopback(urlparse(args.url).hostname or ""):
             parser.error("--url must be on this machine (127.0.0.1): this script sends hundreds of requests")
-        result = run(args.url, args.pid, args)
+        result = run([args.url], args.pid, args)
     else:
         from assistant import Settings
 
@@ -358,9 +393,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"no index in {source}: the app builds one first (minutes)", flush=True)
                 data.mkdir()
-            print("starting the app ...", flush=True)
-            with running_app(data, timeout=600) as (url, proc):
-                result = run(url, proc.pid, args)
+            if args.processes > 1:
+                result = run_shared(data, args)
+            else:
+                print("starting the app ...", flush=True)
+                with running_app(data, timeout=600) as (url, proc):
+                    result = run([url], proc.pid, args)
     print(summary(result))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

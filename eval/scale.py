@@ -169,15 +169,35 @@ def run(settings, label: str, args: argparse.Namespace, embedder, base: tuple, s
         out[f"{name}_p50_ms"] = round(percentile(values, 50), 1)
         out[f"{name}_p95_ms"] = round(percentile(values, 95), 1)
 
-    # What a Coach does with this index: the sync scan at start, then BM25 over every chunk.
-    t = time.perf_counter()
-    state = index._versions(index.chunks, "")
-    out["sync_scan_seconds"] = round(time.perf_counter() - t, 1)
-    out["sync_scan_docs"] = len(state)
+    # What a start does with this index, unchanged: open it, learn what it holds (the sync's
+    # state), load the retriever. The first start finds no manifest and nothing kept, as every
+    # start did before there were any: it scans every record's metadata and reads every chunk to
+    # build BM25, then writes both. The next start reads the manifest and the kept retriever.
+    kept = settings.data_dir / "retriever"
+
+    def start() -> tuple[float, float, float]:
+        t = time.perf_counter()
+        opened = Index(settings, embedder)
+        state = opened._state("")
+        t_state = time.perf_counter()
+        HybridRetriever(opened, embedder, 5, 0.32).refresh(keep=kept)
+        done = time.perf_counter()
+        out["sync_scan_docs"] = len(state["c"])
+        return done - t, t_state - t, done - t_state
+
+    first, out["sync_scan_seconds"], out["retriever_refresh_seconds"] = start()
+    out["start_first_seconds"] = round(first, 1)
+    again, out["start_manifest_seconds"], out["start_kept_retriever_seconds"] = start()
+    out["start_unchanged_seconds"] = round(again, 2)
+    for key in (
+        "sync_scan_seconds",
+        "retriever_refresh_seconds",
+        "start_manifest_seconds",
+        "start_kept_retriever_seconds",
+    ):
+        out[key] = round(out[key], 2)
     retriever = HybridRetriever(index, embedder, 5, 0.32)
-    t = time.perf_counter()
-    retriever.refresh()
-    out["retriever_refresh_seconds"] = round(time.perf_counter() - t, 1)
+    retriever.refresh(keep=kept)
     hybrid = []
     for text, vector in zip(questions(args.queries), vectors):
         t = time.perf_counter()
@@ -256,8 +276,12 @@ def report(results: list[dict], seconds: float) -> str:
         ("  Chroma query, owner filter", ("filtered_p50_ms", "filtered_p95_ms"), "{} / {}"),
         ("  Chroma query, no filter", ("unfiltered_p50_ms", "unfiltered_p95_ms"), "{} / {}"),
         ("hybrid retrieve p50 / p95 (ms)", ("hybrid_p50_ms", "hybrid_p95_ms"), "{} / {}"),
-        ("sync scan of all chunks (s)", "sync_scan_seconds", "{}"),
-        ("retriever refresh: BM25 (s)", "retriever_refresh_seconds", "{}"),
+        ("first start, unchanged index (s)", "start_first_seconds", "{}"),
+        ("  sync scan of all records (s)", "sync_scan_seconds", "{}"),
+        ("  retriever: read chunks, BM25 (s)", "retriever_refresh_seconds", "{}"),
+        ("next starts, unchanged index (s)", "start_unchanged_seconds", "{}"),
+        ("  manifest (s)", "start_manifest_seconds", "{}"),
+        ("  kept retriever (s)", "start_kept_retriever_seconds", "{}"),
         ("process RSS start/now/peak (MB)", ("client_rss_start_mb", "client_rss_mb", "client_peak_mb"), "{}/{}/{}"),
         ("server RSS now / peak (MB)", ("server_rss_mb", "server_peak_mb"), "{} / {}"),
     ]

@@ -110,3 +110,25 @@ def test_two_processes_share_uploads_memory_and_feedback(
     b.forget("alice")  # her page closed on b: gone for a too
     assert a.uploads("alice") == []
     assert all(c.doc_id != doc.doc_id for c in a.ask(question, owner="alice").citations)
+
+
+def test_a_document_ingested_in_one_place_reaches_the_app_processes_without_a_restart(
+    server: str, small_corpus: Path, tmp_path: Path, postgres_url: str
+):
+    def settings(name: str) -> Settings:
+        return Settings(data_dir=tmp_path / name, corpus_dir=small_corpus, chroma_url=server, database_url=postgres_url)
+
+    app = Coach(settings("app"))
+    question = "Who decides the rota at Fernbrook Dairy?"
+    assert all(c.doc_id != "fernbrook" for c in app.ask(question).citations)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "fernbrook.md").write_text(
+        "---\nid: fernbrook\ntitle: Fernbrook Dairy\n---\n# Fernbrook Dairy\n\n"
+        "At Fernbrook Dairy the night shift decides its own rota every Friday.\n",
+        encoding="utf-8",
+    )
+    assert Coach(settings("ingest")).ingest(extra, progress=False).added == ["fernbrook"]  # from one place
+    assert app.ask(question).citations[0].doc_id == "fernbrook"  # the running process sees it
+    restarted = Coach(settings("app"))  # its corpus lacks the folder; a start removes nothing
+    assert restarted.ask(question).citations[0].doc_id == "fernbrook"

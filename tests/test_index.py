@@ -58,3 +58,55 @@ def test_collections_keep_our_embedding_function(small_corpus: Path, tmp_path: P
     # Chroma embeds a text query with the function we passed: 384 dimensions, our model.
     result = index.chunks.query(query_texts=["What is the GROW model?"], n_results=1)
     assert result["metadatas"][0][0]["doc_id"] == "grow-model"
+
+
+def test_a_start_reads_the_manifest_and_scans_only_when_it_does_not_add_up(small_corpus: Path, tmp_path: Path):
+    docs, _ = load_corpus(small_corpus)
+    index = _index(tmp_path / "d")
+    index.sync(docs)
+    entries = index.entries()
+    assert entries is not None and {e["doc_id"] for e in entries.values()} == {d.doc_id for d in docs}
+    assert sum(e["c"] for e in entries.values()) == index.chunks.count()
+    scans = []
+    real_scan = Index._scan
+    Index._scan = lambda self, *a, **k: scans.append(1) or real_scan(self, *a, **k)  # count full scans
+    try:
+        assert not _index(tmp_path / "d").sync(docs).changed and scans == []  # unchanged: no record read
+        # A chunk written by another path (or an interrupted sync): the counts no longer add up.
+        extra = index.chunks.get(limit=1, include=["documents", "metadatas", "embeddings"])
+        index.chunks.add(
+            ids=["stray"], documents=extra["documents"], metadatas=extra["metadatas"], embeddings=extra["embeddings"]
+        )
+        assert _index(tmp_path / "d").entries() is None
+        report = _index(tmp_path / "d").sync(docs)  # the full scan, which finds the stray and mends it
+        assert scans and report.updated and index.entries() is not None
+        assert index.chunks.get(ids=["stray"])["ids"] == []
+    finally:
+        Index._scan = real_scan
+
+
+def test_a_start_loads_the_kept_retriever_and_answers_the_same(small_corpus: Path, tmp_path: Path, caplog):
+    from assistant.retrieval import HybridRetriever
+
+    index = _index(tmp_path / "d")
+    index.sync(load_corpus(small_corpus)[0])
+    kept = tmp_path / "d" / "retriever"
+    built = HybridRetriever(index, EMBEDDER, 5, 0.32)
+    built.refresh(keep=kept)
+    assert [p.name for p in kept.iterdir()] == [index.content_key()]
+    reads = []
+    real = Index.all_chunks
+    Index.all_chunks = lambda self: reads.append(1) or real(self)
+    try:
+        loaded = HybridRetriever(_index(tmp_path / "d"), EMBEDDER, 5, 0.32)
+        loaded.refresh(keep=kept)
+        assert reads == []  # nothing read from the index
+        question = "How does the GROW model structure a coaching conversation?"
+        assert [p.chunk.chunk_id for p in loaded.retrieve(question).passages] == [
+            p.chunk.chunk_id for p in built.retrieve(question).passages
+        ]
+        (kept / index.content_key() / "chunks.json").write_text("{not json")  # a damaged copy is rebuilt
+        HybridRetriever(_index(tmp_path / "d"), EMBEDDER, 5, 0.32).refresh(keep=kept)
+        assert reads == [1] and "could not be read" in caplog.text
+    finally:
+        Index.all_chunks = real
