@@ -165,7 +165,7 @@ class Coach:
         removed = {"uploads": self.library.clear_uploads(before)}
         # Quotes of uploads that are gone: all of them, or, when other processes share the
         # database, those of people who have none left.
-        live = tuple(upload_prefix(o) for o in self.library.shared.owners()) if self.library.shared.shared else ()
+        live = tuple(upload_prefix(o) for o in self.library.store.owners()) if self.library.store.shared else ()
         removed["quotes of uploads"] = self._redact(
             lambda gone: gone.startswith(upload_prefix()) and not gone.startswith(live)
         )

@@ -33,7 +33,7 @@ class Library:
         self._synced = False
         # With ASSISTANT_DATABASE_URL, uploads live in the database and a version there says when
         # another process changed the index; without it, uploads are files in the data dir.
-        self.shared = SharedStore(settings.data_dir / "shared.sqlite3", settings.database_url)
+        self.store = SharedStore(settings.data_dir / "shared.sqlite3", settings.database_url)
         self._version: str | None = None
 
     @property
@@ -44,7 +44,7 @@ class Library:
         with self._lock:
             if self._index is None or not self._synced:
                 # An app process sharing the index never removes what another process ingested.
-                self.ingest(progress=False, remove=not self.shared.shared)
+                self.ingest(progress=False, remove=not self.store.shared)
             assert self._index is not None
             return self._index
 
@@ -113,9 +113,9 @@ class Library:
         """Reload the retriever when another process changed the index (documents ingested, a
         person's upload added or removed there): one read of a version in the shared database.
         Nothing to do without one. Returns whether it reloaded."""
-        if not self.shared.shared or self._retriever is None:
+        if not self.store.shared or self._retriever is None:
             return False
-        version = self.shared.get(LIBRARY_VERSION)
+        version = self.store.get(LIBRARY_VERSION)
         if version == self._version:
             return False
         with self._lock:
@@ -139,8 +139,8 @@ class Library:
         assert self._retriever is not None
         with self._lock:
             self._retriever.refresh(keep=self.settings.data_dir / "retriever" if keep else None)
-            if self.shared.shared:
-                self._version = str(self.shared.bump(LIBRARY_VERSION)) if changed else self.shared.get(LIBRARY_VERSION)
+            if self.store.shared:
+                self._version = str(self.store.bump(LIBRARY_VERSION)) if changed else self.store.get(LIBRARY_VERSION)
 
     def _sources_file(self) -> Path:
         return self.settings.data_dir / "sources.json"
@@ -164,8 +164,8 @@ class Library:
             saved = save_upload(Path(path), self._uploads_dir(owner))
         except CorpusError as exc:
             raise ValueError(str(exc)) from None
-        if self.shared.shared:
-            self.shared.put(owner, saved.name, saved.read_bytes())
+        if self.store.shared:
+            self.store.put(owner, saved.name, saved.read_bytes())
         self._sync_uploads(owner, progress)
         added = [d for d in self.uploads(owner) if d.path == str(saved)]
         if not added:
@@ -175,8 +175,8 @@ class Library:
     def uploads(self, owner: str) -> list[Document]:
         """The documents ``owner`` has added, with ids of their own."""
         folder = self._uploads_dir(owner)
-        if self.shared.shared:  # the database has them; this process's folder follows it
-            stored = self.shared.files(owner)
+        if self.store.shared:  # the database has them; this process's folder follows it
+            stored = self.store.files(owner)
             for path in folder.glob("*") if folder.exists() else []:
                 if path.is_file() and path.name not in stored:
                     path.unlink()
@@ -192,15 +192,15 @@ class Library:
         for doc in self.uploads(owner):
             if doc.doc_id == doc_id:
                 Path(doc.path).unlink(missing_ok=True)
-                if self.shared.shared:
-                    self.shared.remove(owner, Path(doc.path).name)
+                if self.store.shared:
+                    self.store.remove(owner, Path(doc.path).name)
         self._sync_uploads(owner)
 
     def forget(self, owner: str) -> bool:
         """Drop every document ``owner`` added (when their session ends); nothing to do, and no
         index work, for an owner who added none. Returns whether there was anything to drop."""
         folder = self._uploads_dir(owner)
-        stored = self.shared.remove(owner) if self.shared.shared else 0
+        stored = self.store.remove(owner) if self.store.shared else 0
         if not folder.exists() and not stored:
             return False
         remove_folder(folder)
@@ -214,9 +214,9 @@ class Library:
 
         With a shared database other processes still serve their sessions, so only uploads stored
         before ``before`` go (the retention policy), with their index records."""
-        if self.shared.shared:
-            removed = self.shared.prune(before) if before is not None else 0
-            stale = [o for o in self._indexed_owners() if not self.shared.files(o)]
+        if self.store.shared:
+            removed = self.store.prune(before) if before is not None else 0
+            stale = self._indexed_owners() - self.store.owners()
             for owner in stale:
                 remove_folder(self._uploads_dir(owner))
                 self.index.sync([], owner=owner)

@@ -58,7 +58,7 @@ class _Bm25:
         import bm25s
 
         self.ids = [c.chunk_id for c in chunks]
-        self.model = model or bm25s.BM25()
+        self.model = model if model is not None else bm25s.BM25()
         if chunks and model is None:
             tokens = bm25s.tokenize(
                 [f"{c.title} {c.section} {c.text}" for c in chunks], stopwords="en", show_progress=False

@@ -122,7 +122,7 @@ def build_app(coach: Coach, require_login: bool = False) -> Any:
         stored_id = gr.BrowserState(
             "",
             storage_key="leadership-coach-user",
-            secret=browser_secret(coach.settings.data_dir, coach.library.shared),
+            secret=browser_secret(coach.settings.data_dir, coach.library.store),
         )
         user_id = gr.State("")  # a copy the chat reads, so API callers need not send one
         gr.Markdown(

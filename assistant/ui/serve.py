@@ -43,7 +43,10 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     if any(removed.values()):
         say("Retention: removed " + ", ".join(f"{n} {kind}" for kind, n in removed.items() if n) + ".")
     say("Loading the models...")
+    # A situation and a question: the first of each embeds what that path keeps in the data dir
+    # (the card lines, the common questions' wordings), so no person waits for it.
     coach.ask("I checked every timesheet this week. Am I managing or leading?")
+    coach.ask("What do managers focus on?")
     app = build_app(coach, require_login=bool(kwargs.get("auth")))
     workers = int(os.environ.get("GRADIO_DEFAULT_CONCURRENCY_LIMIT") or 4)
     app.queue(default_concurrency_limit=workers)
