@@ -54,10 +54,14 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     against both."""
     if request.param == "sqlite":
         return None
-    server = request.getfixturevalue("postgres_url")
-    name = f"test_{next(_databases)}"
+    return fresh_database(request.getfixturevalue("postgres_url"))
+
+
+def fresh_database(server: str) -> str:
+    """The URL of a new, empty database on the PostgreSQL server of ``server`` (a database URL)."""
     from sqlalchemy import create_engine, text
 
+    name = f"test_{next(_databases)}"
     admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/postgres")
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
         db.execute(text(f"CREATE DATABASE {name}"))

@@ -338,3 +338,83 @@ def test_hyperbole_read_as_a_crisis_says_so_and_the_next_message_is_coached(app,
     assert "[1]" in first or "misread" in first  # coached, or a safety reply that says it may have misread
     _ask(page, "no, I'm fine, it's just the workload. two nurses are off sick and I can't cover the rota")
     assert "[1]" in _last_reply(page) and "crisis line" not in _last_reply(page)
+
+
+@pytest.fixture(scope="module")
+def team(small_library, postgres_url, tmp_path_factory):
+    """Two app processes with data dirs of their own, on one Chroma server and one PostgreSQL."""
+    from conftest import fresh_database
+
+    from assistant import Coach, Settings
+    from eval.scale import chroma_server
+
+    root = tmp_path_factory.mktemp("team")
+    database = fresh_database(postgres_url)
+    with chroma_server(root / "chroma") as (chroma, _):
+        corpus = small_library.corpus_dir
+        Coach(Settings(data_dir=root / "ingest", corpus_dir=corpus, chroma_url=chroma, database_url=database)).ingest()
+        env = {"ASSISTANT_CHROMA_URL": chroma, "ASSISTANT_DATABASE_URL": database, "ASSISTANT_CORPUS_DIR": str(corpus)}
+        (root / "a").mkdir()
+        (root / "b").mkdir()
+        with running_app(root / "a", **env) as a, running_app(root / "b", **env) as b:
+            yield a, b, database
+
+
+def _like_the_last_reply(page) -> None:
+    page.locator("[data-testid=bot]").last.hover()
+    page.get_by_label("Like", exact=True).last.click()
+    page.get_by_text("your feedback is saved").last.wait_for(timeout=15_000)
+
+
+def test_two_app_processes_serve_one_person_from_one_database(team, page, tmp_path):
+    """Behind a proxy both processes are one origin: the browser's stored id (signed with the key
+    both read from the database) reaches either. Here it is carried from one port to the other."""
+    from gradio_client import Client, handle_file
+    from sqlalchemy import select
+
+    from assistant.feedback import FeedbackStore
+    from assistant.store import commitments, engine
+
+    a, b, database = team
+    _open(page, a)
+    _ask(page, "This week I will let Priya run the stand-up.")
+    _like_the_last_reply(page)
+    deadline = time.monotonic() + 60
+    url = database.replace("postgresql://", "postgresql+psycopg://")
+    while time.monotonic() < deadline:
+        with engine(url).connect() as db:
+            if any("Priya" in t for t in db.execute(select(commitments.c.text)).scalars()):
+                break
+        time.sleep(0.5)
+    stored = page.evaluate("() => localStorage.getItem('leadership-coach-user')")
+    assert stored
+    _open(page, b)
+    # B gives this new origin an id of its own first; then the page holds A's, as one origin would.
+    page.wait_for_function("() => localStorage.getItem('leadership-coach-user') !== null", timeout=30_000)
+    page.evaluate("v => localStorage.setItem('leadership-coach-user', v)", stored)
+    _open(page, b)
+    banner = page.locator("#last-time")
+    banner.wait_for(timeout=30_000)
+    assert "let Priya run the stand-up" in banner.inner_text()  # offered by the other process
+    _ask(page, "What is the GROW model?")
+    _like_the_last_reply(page)
+    page.screenshot(path=ARTIFACTS / "15-second-process.png", full_page=True)
+    records = list(FeedbackStore(tmp_path / "unused.sqlite3", database).records())
+    assert {r["question"] for r in records} == {
+        "This week I will let Priya run the stand-up.",
+        "What is the GROW model?",
+    }
+
+    # One session's upload through A, answered by B after a failover of that session.
+    notes = tmp_path / "fernbrook-rota.txt"
+    notes.write_text("At Fernbrook Dairy the night shift decides its own rota every Friday.", encoding="utf-8")
+    through_a = Client(a, verbose=False)
+    through_a.session_hash = "failed-over-session"
+    through_a.predict([handle_file(str(notes))], api_name="/upload")
+    question = "Who decides the rota at Fernbrook Dairy?"
+    through_b = Client(b, verbose=False)
+    through_b.session_hash = "failed-over-session"
+    _, _, sources, _, _ = through_b.predict(question, [], 5, True, api_name="/chat")
+    assert "Fernbrook" in sources
+    _, _, others, _, _ = Client(b, verbose=False).predict(question, [], 5, True, api_name="/chat")
+    assert "Fernbrook" not in others
