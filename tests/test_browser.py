@@ -70,6 +70,12 @@ def _committed(path: Path, words: str) -> bool:
     return any(words in text for (text,) in rows)
 
 
+def _wait_for_browser_id(page) -> None:
+    """The page gives the browser its id as it loads; a message sent before that is remembered
+    under the connection's id instead, which no later page load can find."""
+    page.wait_for_function("() => localStorage.getItem('leadership-coach-user') !== null", timeout=30_000)
+
+
 def _last_reply(page) -> str:
     """The newest reply's text (not the sources box that may follow it)."""
     texts = page.locator("[data-testid=bot]").all_inner_texts()
@@ -250,6 +256,7 @@ def test_commitments_are_offered_after_the_app_restarts(library_dir, tmp_path, p
     port = serve.free_port()  # the same origin, so the browser keeps what the page stored
     with running_app(data, port=port) as url:
         _open(page, url)
+        _wait_for_browser_id(page)
         _ask(page, "This week I will let Priya chair the retro.")
         # The commitment is stored when the reply's stream ends; on a busy machine that can come
         # after the page looks settled, so wait for it before the app stops.
@@ -377,6 +384,7 @@ def test_two_app_processes_serve_one_person_from_one_database(team, page, tmp_pa
 
     a, b, database = team
     _open(page, a)
+    _wait_for_browser_id(page)
     _ask(page, "This week I will let Priya run the stand-up.")
     _like_the_last_reply(page)
     deadline = time.monotonic() + 60
@@ -388,10 +396,11 @@ def test_two_app_processes_serve_one_person_from_one_database(team, page, tmp_pa
         time.sleep(0.5)
     stored = page.evaluate("() => localStorage.getItem('leadership-coach-user')")
     assert stored
-    _open(page, b)
-    # B gives this new origin an id of its own first; then the page holds A's, as one origin would.
-    page.wait_for_function("() => localStorage.getItem('leadership-coach-user') !== null", timeout=30_000)
-    page.evaluate("v => localStorage.setItem('leadership-coach-user', v)", stored)
+    # B's origin starts out holding A's stored id, as one origin behind a proxy would (set before
+    # the page's own scripts run, so B never hands out an id of its own).
+    origin = b.rstrip("/")
+    script = f"localStorage.setItem('leadership-coach-user', {json.dumps(stored)})"
+    page.add_init_script(f"if (location.origin === {json.dumps(origin)}) {script};")
     _open(page, b)
     banner = page.locator("#last-time")
     banner.wait_for(timeout=30_000)
