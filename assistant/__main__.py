@@ -20,7 +20,7 @@ def render(reply: Reply) -> str:
 
 
 def _ingest(coach: Coach, path: str | None) -> int:
-    report = coach.ingest(path, progress=None)
+    report = coach.ingest(path, progress=None, remove=True)  # the one place the library is ingested from
     for problem in coach.problems:
         print(f"warning: {problem}", file=sys.stderr)
     total = len(report.added) + len(report.updated) + len(report.unchanged)

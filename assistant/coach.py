@@ -90,12 +90,19 @@ class Coach:
         """The corpus folder plus the folders added with ``ingest(path)``."""
         return self.library.sources()
 
-    def ingest(self, path: str | Path | None = None, progress: bool | None = None) -> SyncReport:
+    def ingest(
+        self, path: str | Path | None = None, progress: bool | None = None, remove: bool | None = None
+    ) -> SyncReport:
         """Sync the index with the corpus; with ``path``, add that folder or file to it first.
+
+        Documents the index has and the corpus lacks are removed, unless ``remove`` is False; by
+        default not when the Coach shares a database (ASSISTANT_DATABASE_URL) with other app
+        processes, so that none removes what another ingested (``python -m assistant ingest``,
+        the one place to ingest from, passes True).
 
         Returns a SyncReport of what was added, updated, removed and left unchanged.
         """
-        return self.library.ingest(path, progress)
+        return self.library.ingest(path, progress, remove)
 
     def add_upload(self, path: str | Path, owner: str, progress: Any = None) -> Document:
         """Index one file for ``owner`` only; nobody else's answers will cite it.

@@ -43,8 +43,7 @@ class Library:
             return self._index
         with self._lock:
             if self._index is None or not self._synced:
-                # An app process sharing the index never removes what another process ingested.
-                self.ingest(progress=False, remove=not self.store.shared)
+                self.ingest(progress=False)
             assert self._index is not None
             return self._index
 
@@ -73,9 +72,14 @@ class Library:
         added = json.loads(extra.read_text()) if extra.exists() else []
         return [self.settings.corpus_dir, *(Path(p) for p in added)]
 
-    def ingest(self, path: str | Path | None = None, progress: bool | None = None, remove: bool = True) -> SyncReport:
+    def ingest(
+        self, path: str | Path | None = None, progress: bool | None = None, remove: bool | None = None
+    ) -> SyncReport:
         """Sync the index with the corpus; with ``path``, add that folder or file to it first.
-        With ``remove`` False, documents the index has and the corpus lacks stay."""
+        Documents the index has and the corpus lacks are removed, unless ``remove`` is False; by
+        default not by an app process that shares its database (and so its index) with others,
+        which never removes what another process ingested."""
+        remove = not self.store.shared if remove is None else remove
         with self._lock:
             self._open()
             if path is not None:

@@ -100,3 +100,15 @@ def test_a_database_url_that_is_not_postgresql_is_a_clear_error(tmp_path: Path):
         Settings.from_env({"ASSISTANT_DATABASE_URL": "mysql://x@y/z"})
     with pytest.raises(ValueError, match="must start with postgresql://"):
         Store(tmp_path / "x.sqlite3", "redis://localhost")
+
+
+def test_an_unreachable_database_stops_the_start_with_one_clear_line(tmp_path: Path):
+    from assistant import Coach, Settings
+    from assistant.ui.serve import reachable
+
+    url = "postgresql://coach:s3cret@127.0.0.1:1/coach"  # nothing listens on port 1
+    with pytest.raises(SystemExit) as stopped:
+        reachable(Coach(Settings(data_dir=tmp_path, database_url=url)))
+    message = str(stopped.value)
+    assert message.startswith("Cannot reach the database of ASSISTANT_DATABASE_URL") and "refused" in message
+    assert "s3cret" not in message

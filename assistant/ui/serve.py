@@ -12,6 +12,19 @@ from ..coach import Coach
 from .page import CSS, JS, build_app
 
 
+def reachable(coach: Coach) -> None:
+    """Stop the start with one clear line when the shared database cannot be reached."""
+    if not coach.settings.database_url:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        coach.library.store.get("library-version")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SystemExit(f"Cannot reach the database of ASSISTANT_DATABASE_URL: {reason}") from None
+
+
 def launch(coach: Coach | None = None, **kwargs: Any) -> None:
     """Build and launch the page; binds 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise.
 
@@ -31,6 +44,7 @@ def launch(coach: Coach | None = None, **kwargs: Any) -> None:
         print(warning, file=sys.stderr, flush=True)
     started = time.monotonic()
     coach = coach or Coach()
+    reachable(coach)
     # Build or sync the index and load the models before the first visitor waits for them,
     # saying what happens: the first build takes a while.
     say(f"Opening the library index in {coach.settings.data_dir} (the first start builds it)...")
