@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from .corpus import CorpusError, digest, load_corpus, remove_folder, save_upload
 from .embeddings import Embedder, kept
@@ -16,6 +19,8 @@ from .retrieval import HybridRetriever
 from .settings import Settings
 from .store import SharedStore
 from .types import Document
+
+log = logging.getLogger(__name__)
 
 
 class Library:
@@ -119,7 +124,11 @@ class Library:
         Nothing to do without one. Returns whether it reloaded."""
         if not self.store.shared or self._retriever is None:
             return False
-        version = self.store.get(LIBRARY_VERSION)
+        try:
+            version = self.store.get(LIBRARY_VERSION)
+        except SQLAlchemyError as exc:  # the database away: answer from what this process has
+            log.warning("could not read the library version from the database (%s)", exc.__class__.__name__)
+            return False
         if version == self._version:
             return False
         with self._lock:

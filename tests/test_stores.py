@@ -112,3 +112,16 @@ def test_an_unreachable_database_stops_the_start_with_one_clear_line(tmp_path: P
     message = str(stopped.value)
     assert message.startswith("Cannot reach the database of ASSISTANT_DATABASE_URL") and "refused" in message
     assert "s3cret" not in message
+
+
+@pytest.mark.slow
+def test_answers_go_on_when_the_shared_database_goes_away(small_corpus: Path, tmp_path: Path):
+    """A stateless ask (the /v1 endpoint's) still answers from what the process has loaded."""
+    from assistant import Coach, Settings
+    from eval.serve import postgres
+
+    with postgres(tmp_path / "postgres") as url:
+        coach = Coach(Settings(data_dir=tmp_path / "data", corpus_dir=small_corpus, database_url=url))
+        assert coach.ask("What is the GROW model?").citations
+    reply = coach.ask("What is the GROW model?")  # the server is stopped now
+    assert reply.citations and reply.citations[0].doc_id == "grow-model"
