@@ -5,9 +5,10 @@ is set. Each record carries its document's version hash and how many records tha
 has, so an interrupted sync is detected (wrong count or mixed hashes) and finished next time.
 
 A third collection, the manifest, holds one record per document (owner, version, how many
-chunks and sentences, whether it is complete): a start reads it instead of every record's metadata. It is trusted only
-when its counts add up to the two collections' counts; otherwise (missing, an interrupted
-sync, records written by another path) the full scan runs and writes it again.
+chunks and sentences, whether it is complete): a start reads it instead of every record's
+metadata. It is trusted only when its counts add up to the two collections' counts; otherwise
+(missing, an interrupted sync, records written by another path) the full scan runs and writes
+it again.
 """
 
 from __future__ import annotations
