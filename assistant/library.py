@@ -189,14 +189,14 @@ class Library:
         """The documents ``owner`` has added, with ids of their own."""
         folder = self._uploads_dir(owner)
         if self.store.shared:  # the database has them; this process's folder follows it
-            stored = self.store.files(owner)
+            stored = self.store.names(owner)
             for path in folder.glob("*") if folder.exists() else []:
                 if path.is_file() and path.name not in stored:
                     path.unlink()
-            for name, content in stored.items():
-                if not (folder / name).exists():
-                    folder.mkdir(parents=True, exist_ok=True)
-                    (folder / name).write_bytes(content)
+            missing = {name for name in stored if not (folder / name).exists()}
+            for name, content in self.store.files(owner, missing).items() if missing else ():
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(content)
         docs, _ = load_corpus(folder) if folder.exists() else ([], [])
         return [replace(d, doc_id=f"{upload_prefix(owner)}{Path(d.path).stem}") for d in docs]
 

@@ -187,9 +187,14 @@ class SharedStore(Store):
             db.execute(delete(uploads).where(uploads.c.owner == owner, uploads.c.name == name))
             db.execute(insert(uploads).values(owner=owner, name=name, at=time.time(), content=content))
 
-    def files(self, owner: str) -> dict[str, bytes]:
-        """``owner``'s uploads: name -> content."""
-        query = select(uploads.c.name, uploads.c.content).where(uploads.c.owner == owner)
+    def names(self, owner: str) -> set[str]:
+        """The names of ``owner``'s uploads."""
+        with self.db() as db:
+            return set(db.execute(select(uploads.c.name).where(uploads.c.owner == owner)).scalars())
+
+    def files(self, owner: str, names: set[str]) -> dict[str, bytes]:
+        """The contents of ``owner``'s uploads called ``names``: name -> content."""
+        query = select(uploads.c.name, uploads.c.content).where(uploads.c.owner == owner, uploads.c.name.in_(names))
         with self.db() as db:
             return {name: bytes(content) for name, content in db.execute(query).all()}
 

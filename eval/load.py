@@ -319,9 +319,9 @@ def coach_soak(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_shared(data: Path, args: argparse.Namespace) -> dict:
-    """--processes app processes, each with a data dir of its own, on one ``chroma run`` server and
-    one PostgreSQL started here; the library is ingested once, from this process."""
+def run_shared(root: Path, args: argparse.Namespace) -> dict:
+    """--processes app processes, each with a data dir of its own under ``root``, on one ``chroma
+    run`` server and one PostgreSQL started here; the library is ingested once, from this process."""
     from contextlib import ExitStack
 
     from assistant import Coach, Settings
@@ -330,7 +330,6 @@ def run_shared(data: Path, args: argparse.Namespace) -> dict:
     from .serve import postgres
 
     with ExitStack() as stack:
-        root = data.parent
         database = stack.enter_context(postgres(root / "postgres"))
         chroma, _ = stack.enter_context(chroma_server(root / "chroma-server"))
         print(f"ingesting into {chroma} once ...", flush=True)
@@ -387,15 +386,15 @@ def main(argv: list[str] | None = None) -> int:
 
         source = args.data or Settings.from_env().data_dir
         with tempfile.TemporaryDirectory(prefix="load-") as tmp:
-            data = Path(tmp) / "data"
-            if (source / "chroma").exists():
-                shutil.copytree(source, data, ignore=shutil.ignore_patterns("uploads", "*.log"))
+            if args.processes > 1:  # they share a Chroma server of their own: no data dir to copy
+                result = run_shared(Path(tmp), args)
             else:
-                print(f"no index in {source}: the app builds one first (minutes)", flush=True)
-                data.mkdir()
-            if args.processes > 1:
-                result = run_shared(data, args)
-            else:
+                data = Path(tmp) / "data"
+                if (source / "chroma").exists():
+                    shutil.copytree(source, data, ignore=shutil.ignore_patterns("uploads", "*.log"))
+                else:
+                    print(f"no index in {source}: the app builds one first (minutes)", flush=True)
+                    data.mkdir()
                 print("starting the app ...", flush=True)
                 with running_app(data, timeout=600) as (url, proc):
                     result = run([url], proc.pid, args)

@@ -61,8 +61,10 @@ def fresh_database(server: str) -> str:
     """The URL of a new, empty database on the PostgreSQL server of ``server`` (a database URL)."""
     from sqlalchemy import create_engine, text
 
+    from assistant.store import check_url
+
     name = f"test_{next(_databases)}"
-    admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/postgres")
+    admin = create_engine(check_url(server).rsplit("/", 1)[0] + "/postgres")
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
         db.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()

@@ -380,7 +380,7 @@ def test_two_app_processes_serve_one_person_from_one_database(team, page, tmp_pa
     from sqlalchemy import select
 
     from assistant.feedback import FeedbackStore
-    from assistant.store import commitments, engine
+    from assistant.store import check_url, commitments, engine
 
     a, b, database = team
     _open(page, a)
@@ -388,7 +388,7 @@ def test_two_app_processes_serve_one_person_from_one_database(team, page, tmp_pa
     _ask(page, "This week I will let Priya run the stand-up.")
     _like_the_last_reply(page)
     deadline = time.monotonic() + 60
-    url = database.replace("postgresql://", "postgresql+psycopg://")
+    url = check_url(database)
     while time.monotonic() < deadline:
         with engine(url).connect() as db:
             if any("Priya" in t for t in db.execute(select(commitments.c.text)).scalars()):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..coach import Coach
+from ..library import LIBRARY_VERSION
 from .page import CSS, JS, build_app
 
 
@@ -19,7 +20,7 @@ def reachable(coach: Coach) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        coach.library.store.get("library-version")
+        coach.library.store.get(LIBRARY_VERSION)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise SystemExit(f"Cannot reach the database of ASSISTANT_DATABASE_URL: {reason}") from None
