@@ -68,9 +68,11 @@ SAFETY_BY_KIND = {
         "- **Afterwards**, tell HR or your safety lead, and take care of the people who saw it.",
     ),
     "mind": _safety(
-        "That sounds frightening, and you don't have to get through it alone.",
-        f"- **If anyone feels unsafe, stops responding, or it gets worse**, {_EMERGENCY} now.",
-        f"- **A crisis line can talk it through with you right now** ({_CRISIS_LINE}).",
+        "That sounds frightening and heavy to carry, and you don't have to get through it alone.",
+        "- **If you or anyone with you might be in danger, someone stops responding, or it gets worse**, "
+        f"{_EMERGENCY} now.",
+        "- **A crisis line can talk it through with you right now**, whether it's panic, feeling unreal or "
+        f"thoughts of not wanting to be here ({_CRISIS_LINE}).",
         "- **If you can, tell someone near you what's happening** and ask them to stay with you (or, if "
         "it's someone on your team, stay with them).",
     ),
