@@ -338,7 +338,7 @@ class Coaching:
         if floor is None or (read.intent == "question" and not how_to):
             return None
         playbook = self.library.playbook
-        matches = playbook.match(read.vector, read.layers, 1)
+        matches = playbook.match(read.vector, read.layers, 1, read.tokens)
         if not matches or matches[0].score < (floor if playbook.learned else CARD_NAMED[False]):
             return None
         return matches[0].card
@@ -423,12 +423,12 @@ class Coaching:
         follows = intent in ("options", "commitment") or starts_with_pronoun(text)
         subject = condense(text, history) if follows else text
         if subject == text:
-            vector, layers = read.vector, read.layers
+            vector, layers, tokens = read.vector, read.layers, read.tokens
         else:
             encoded = self.embedder.encode([subject])
-            vector, layers = encoded.vectors[0], encoded.layers[0]
+            vector, layers, tokens = encoded.vectors[0], encoded.layers[0], (encoded.states, encoded.mask)
         playbook = self.library.playbook
-        matches = [m for m in playbook.match(vector, layers, 2) if m.score >= CARD_FLOOR[playbook.learned]]
+        matches = [m for m in playbook.match(vector, layers, 2, tokens) if m.score >= CARD_FLOOR[playbook.learned]]
         nearby = [m for m in matches if m.score >= NEARBY]  # more options when the situation's own run out
         discussed = self._discussed(history) if intent in ("options", "commitment") else None
         # A step announced after a situation's options is about that situation; options are, when

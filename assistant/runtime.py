@@ -1,10 +1,11 @@
 """MiniLM on onnxruntime, so that answering never imports torch.
 
-Two graphs are exported once with torch: the packaged model (every layer's mean-pooled state, and
-the token states after layer SPLIT), and the reader's fine-tuned layers above it. They are written
-to a cache folder (``ASSISTANT_CACHE_DIR``, else ``~/.cache/leadership-coach``) under a name keyed
-by the files they come from, and every later start only loads them (about 0.3 s, against 4-5 s for
-torch and sentence-transformers). Tokens come from the model's own tokenizer.json.
+Graphs are exported once with torch: the packaged model (every layer's mean-pooled state, and
+the token states after layer SPLIT), and the fine-tuned layers above it (the reader's, the card
+matcher's). They are written to a cache folder (``ASSISTANT_CACHE_DIR``, else
+``~/.cache/leadership-coach``) under a name keyed by the files they come from, and every later
+start only loads them (about 0.3 s, against 4-5 s for torch and sentence-transformers). Tokens
+come from the model's own tokenizer.json.
 """
 
 from __future__ import annotations
@@ -139,11 +140,11 @@ class Encoder:
 
 
 class Top:
-    """The reader's fine-tuned layers as an onnxruntime session: token states after layer SPLIT and
-    their mask in, the unit-length mean-pooled output out."""
+    """Fine-tuned layers (the reader's, the card matcher's) as an onnxruntime session: token states
+    after layer SPLIT and their mask in, the unit-length mean-pooled output out."""
 
-    def __init__(self, weights: Path, torch_top: Any) -> None:
-        self.session = _graph("reader", weights, lambda path: self._export(path, torch_top()))
+    def __init__(self, weights: Path, torch_top: Any, name: str = "reader") -> None:
+        self.session = _graph(name, weights, lambda path: self._export(path, torch_top()))
 
     @staticmethod
     def _export(path: Path, top: Any) -> None:

@@ -146,6 +146,7 @@ class Understanding:
     sure: bool = True  # for distress: a word of the list, or the head well above its threshold
     layers: np.ndarray | None = field(default=None, repr=False)  # MiniLM's pooled layers, for other heads
     kind: str = ""  # for distress: the kind of crisis when the kind head is sure of it
+    tokens: tuple | None = field(default=None, repr=False)  # token states after SPLIT and mask, for tuned heads
 
     @property
     def safety(self) -> bool:
@@ -193,14 +194,16 @@ def previous_user_turn(history: list[dict] | None) -> str:
 class TopLayers:
     """The fine-tuned top of MiniLM plus the intent head, in torch (built from the packaged layers)."""
 
-    def __init__(self, embedder: Embedder, classes: list[str]) -> None:
+    def __init__(self, embedder: Embedder, classes: list[str], extra: int = DIMENSIONS + CUES) -> None:
+        """``extra``: the head's inputs beside the pooled output (the previous turn and the cues;
+        0 for a head that reads the message alone)."""
         import copy
 
         import torch
 
         self.torch = torch
         self.layers = torch.nn.ModuleList(copy.deepcopy(list(embedder.layers(SPLIT))))
-        self.out = torch.nn.Linear(2 * DIMENSIONS + CUES, len(classes))
+        self.out = torch.nn.Linear(DIMENSIONS + extra, len(classes))
         self.classes = classes
 
     def modules(self) -> list:
@@ -235,6 +238,55 @@ class TopLayers:
         return torch.nn.functional.normalize((h * weights).sum(1) / weights.sum(1), dim=-1)
 
 
+class TunedLayers:
+    """Fine-tuned layers above SPLIT and their linear head, read from a safetensors file.
+
+    ``pooled`` gives their pooled output for the token states ``Embedder.encode`` hands out: on
+    onnxruntime when the states are numpy (torch builds the graph once, then it is cached), else
+    on torch. ``head`` is the linear head as numpy (weight, bias).
+    """
+
+    def __init__(self, embedder: Embedder, weights: Path, classes: list[str], extra: int, name: str) -> None:
+        from safetensors.numpy import load_file
+
+        self.embedder, self.weights, self.classes, self.extra, self.name = embedder, weights, classes, extra, name
+        tensors = load_file(str(weights))
+        self.head = (tensors["out.weight"].astype(np.float32), tensors["out.bias"].astype(np.float32))
+        self._top: TopLayers | None = None
+        self._onnx: Any = None  # the runtime.Top, or False once it could not be made
+        self._lock = threading.Lock()
+
+    def _torch_top(self) -> TopLayers:
+        if self._top is None:
+            from safetensors.torch import load_file
+
+            top = TopLayers(self.embedder, self.classes, self.extra)
+            top.load(load_file(str(self.weights)))
+            for module in top.modules():
+                module.eval()
+            self._top = top
+        return self._top
+
+    def pooled(self, states: Any, mask: Any) -> np.ndarray:
+        """The fine-tuned layers' pooled output for the token states ``encode`` gave."""
+        with self._lock:
+            if isinstance(states, np.ndarray):
+                if self._onnx is None:
+                    from .runtime import Top
+
+                    try:
+                        self._onnx = Top(self.weights, self._torch_top, self.name)
+                    except Exception as exc:  # torch still reads the message
+                        log.warning("%s on torch: the onnxruntime graph could not be made (%s)", self.name, exc)
+                        self._onnx = False
+                if self._onnx:
+                    return self._onnx.pooled(states, mask)
+            top = self._torch_top()
+            torch = top.torch
+            with torch.inference_mode():
+                return top.pooled(torch.as_tensor(states), torch.as_tensor(mask)).numpy()
+
+
 class Reader:
     """Reads messages with the shipped model.
 
@@ -244,7 +296,6 @@ class Reader:
     """
 
     def __init__(self, embedder: Embedder, settings_file: Path = SETTINGS_FILE, weights: Path = MODEL_FILE) -> None:
-        from safetensors.numpy import load_file
 
         self.embedder = embedder
         settings = json.loads(Path(settings_file).read_text())
@@ -252,47 +303,13 @@ class Reader:
         self.distress_threshold = float(settings["distress_threshold"])
         self.distress_sure = float(settings["distress_sure"])
         self.weights = Path(weights)
-        tensors = load_file(str(weights))
-        self.head = (tensors["out.weight"].astype(np.float32), tensors["out.bias"].astype(np.float32))
+        self.tuned = TunedLayers(embedder, self.weights, self.classes, DIMENSIONS + CUES, "reader")
         second = np.load(self.weights.with_name(SECOND_FILE.name))
         self.second = tuple(second[k] for k in ("mean", "scale", "coef", "intercept"))
         self.second_threshold = float(second["threshold"])
         kinds = np.load(self.weights.with_name(KINDS_FILE.name))
         self.kinds = tuple(kinds[k] for k in ("mean", "scale", "coef", "intercept"))
         self.kind_names = [str(c) for c in kinds["classes"]]
-        self._top: TopLayers | None = None
-        self._onnx: Any = None  # the runtime.Top, or False once it could not be made
-        self._lock = threading.Lock()
-
-    def _torch_top(self) -> TopLayers:
-        if self._top is None:
-            from safetensors.torch import load_file
-
-            top = TopLayers(self.embedder, self.classes)
-            top.load(load_file(str(self.weights)))
-            for module in top.modules():
-                module.eval()
-            self._top = top
-        return self._top
-
-    def _pooled(self, states: Any, mask: Any) -> np.ndarray:
-        """The fine-tuned layers' pooled output for the token states ``encode`` gave."""
-        if isinstance(states, np.ndarray):
-            if self._onnx is None:
-                from .runtime import Top
-
-                try:
-                    self._onnx = Top(self.weights, self._torch_top)
-                except Exception as exc:  # torch still reads the message
-                    log.warning("reading messages on torch: the onnxruntime graph could not be made (%s)", exc)
-                    self._onnx = False
-            if self._onnx:
-                return self._onnx.pooled(states, mask)
-        top = self._torch_top()
-        torch = top.torch
-        states, mask = torch.as_tensor(states), torch.as_tensor(mask)
-        with torch.inference_mode():
-            return top.pooled(states, mask).numpy()
 
     def read(self, text: str, history: list[dict] | None = None) -> Understanding:
         """The intent of ``text`` given the conversation so far."""
@@ -304,9 +321,8 @@ class Reader:
         n = 1 + len(parts)
         prev_rows = np.vstack([prev, *([np.zeros(DIMENSIONS, np.float32)] * len(parts))])
         cue_rows = np.vstack([cues(text, bool(previous)), *(cues(p, False) for p in parts)])
-        with self._lock:
-            pooled = self._pooled(encoded.states, encoded.mask)
-        weight, bias = self.head
+        pooled = self.tuned.pooled(encoded.states, encoded.mask)
+        weight, bias = self.tuned.head
         # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
         logits = np.hstack([pooled * 10, prev_rows * 10, cue_rows]) @ weight.T + bias
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -339,8 +355,9 @@ class Reader:
         # night shift is murdering me" can fool the reader, and the reply then says it may have misread.
         sure = intent == "distress" and (words or (distress >= self.distress_sure and second >= SECOND_AGREES))
         kind = self.kind_of(encoded.layers[0]) if intent == "distress" else ""
+        tokens = (encoded.states[:1], encoded.mask[:1])
         return Understanding(
-            intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0], kind
+            intent, scores, round(distress, 4), encoded.vectors[0], previous, sure, encoded.layers[0], kind, tokens
         )
 
     def kind_of(self, layers: np.ndarray) -> str:

@@ -86,8 +86,35 @@ def test_the_first_start_exports_once_and_later_answers_never_import_torch(data_
 
     first = answer()
     graphs = sorted(p.name for p in (tmp_path / "cache").iterdir())
-    assert [g.split("-")[0] for g in graphs] == ["minilm", "reader"] and first[2] == "True"
+    assert [g.split("-")[0] for g in graphs] == ["matcher", "minilm", "reader"] and first[2] == "True"
     second = answer()
     assert second[:2] == first[:2] and int(second[0]) > 0
     assert second[2] == "False"  # torch was never imported
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == graphs
+
+
+def test_the_tuned_card_matcher_is_used_and_gives_the_same_cards_on_both(both):
+    from assistant.playbook import Playbook
+
+    docs, _ = load_corpus(ROOT / "corpus" / "playbook")
+    stories = [
+        "My sous chef is brilliant but the commis are scared of him; he takes the pan off them and does it himself.",
+        "I stay up every night fixing my team's slides before they go to the client.",
+        "Two of my nurses have stopped speaking to each other after a row over handover notes.",
+    ]
+    matched = []
+    for embedder in both:
+        playbook = Playbook(docs, embedder)
+        playbook.keep_descriptions(embedder.embed)  # the shipped embeddings, as at ingest
+        assert playbook._tuned is not None  # the shipped head knows exactly these cards
+        encoded = embedder.encode(stories)
+        for i in range(len(stories)):
+            tokens = (encoded.states[i : i + 1], encoded.mask[i : i + 1])
+            tuned = playbook.match(encoded.vectors[i], encoded.layers[i], 3, tokens)
+            plain = playbook.match(encoded.vectors[i], encoded.layers[i], 3)
+            assert [m.score for m in tuned] != [m.score for m in plain]  # the tuned head moves the match
+            matched.append([(m.card.doc_id, m.score) for m in tuned])
+    half = len(matched) // 2
+    for a, b in zip(matched[:half], matched[half:]):
+        assert [c for c, _ in a] == [c for c, _ in b]
+        assert max(abs(x - y) for (_, x), (_, y) in zip(a, b)) < 1e-3
