@@ -450,7 +450,12 @@ class Coaching:
         if not matches and intent != "commitment":
             return None
         shown = said_before(history)
-        if intent == "situation":
+        # The situation under discussion told again ("I tried that, they still wait"): what was
+        # not shown yet, without the reading and options given before.
+        again = intent == "situation" and bool(shown) and matches[0].card is self._discussed(history)
+        if again and (sections := self._options(matches[:1], vector, shown, nearby, again=True)):
+            question = self._card_question(matches[0].card, shown) or OPTIONS_QUESTION
+        elif intent == "situation":
             if diagnosis is not None:
                 diagnosis = with_card(diagnosis, matches[0], CARD_NAMED[playbook.learned])
             sections, question = self._situation(matches[0], diagnosis, vector, shown)
@@ -505,8 +510,15 @@ class Coaching:
         return sections, self._card_question(card, shown) or TOWARD.get(lacking, OPTIONS_QUESTION)
 
     def _options(
-        self, matches: list[Match], vector: np.ndarray, shown: str, nearby: list[Match] | None = None
+        self,
+        matches: list[Match],
+        vector: np.ndarray,
+        shown: str,
+        nearby: list[Match] | None = None,
+        again: bool = False,
     ) -> list[Section]:
+        """The options for the situation under discussion, those not shown yet first; ``again``
+        (the situation told again): only those not shown yet, and none when all of them were."""
         quotes: list[Quote] = []
         for match in matches:
             quotes += self._ranked_options(match.card, vector, match.card.lacking, shown)
@@ -522,6 +534,10 @@ class Coaching:
         chosen = (fresh or quotes)[:OPTIONS_SHOWN]
         title = lower_first(matches[0].card.title)
         lead = f"Here are some options for when {title}:" if len(chosen) > 1 else f"One more thing to try when {title}:"
+        if again:
+            if not fresh:
+                return []
+            lead = f"{'Some moves' if len(chosen) > 1 else 'One move'} we haven't covered yet for when {title}:"
         return [Section(lead, chosen, bullets=True)]
 
     def _commitment(

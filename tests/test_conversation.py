@@ -241,6 +241,19 @@ def test_when_the_situation_s_own_options_run_short_a_near_card_adds_fresh_ones(
     assert len({c.doc_id for c in more.citations}) == 2  # the situation's card, then a near one
 
 
+def test_the_same_situation_told_again_gets_what_was_not_shown_instead_of_the_same_reply(coach):
+    first, again = _turns(
+        coach,
+        [
+            "Every report my team writes, I end up rewriting myself before it goes to the client.",
+            "It's still happening. Last night I rewrote three of their reports again before the client saw them.",
+        ],
+    )
+    assert again.intent == "situation" and again.citations
+    assert again.text.startswith(("Some moves we haven't covered yet", "One move we haven't covered yet"))
+    assert not {c.quote for c in first.citations} & {c.quote for c in again.citations}
+
+
 def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_copy):
     session = Coach(Settings(data_dir=data_copy)).session("odd-input")
     reply = session.ask("How do I\x00 give feedback\ud800 that lands?")
