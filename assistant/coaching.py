@@ -30,6 +30,7 @@ from .questions import (
     WAY_FORWARD_QUESTION,
 )
 from .replies import CONVERSATIONAL, OUT_OF_SCOPE, safety_reply
+from .retrieval import Retrieval
 from .settings import Settings
 from .types import Diagnosis, Facet, Passage, Reply, Sentence
 from .understanding import Understanding
@@ -37,6 +38,8 @@ from .understanding import Understanding
 _REFERRING = re.compile(
     r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example)\b", re.I
 )
+# How many passages a follow-up that names an author is searched among for that author's.
+NAMED_CANDIDATES = 30
 # How many earlier user turns a follow-up carries into its query.
 CONDENSE_WINDOW = 2
 # How sure a card match must be to be used, and to be named back to the person ("It sounds
@@ -231,6 +234,9 @@ class Coaching:
             return composed(text, query, history, None, notes, question, read.intent, sections)
         retriever = self.library.retriever
         found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
+        if query != text and named_in(text):  # a follow-up that names an author ("What does Kotter say?")
+            wide = retriever.retrieve(query, top_k=NAMED_CANDIDATES, owner=owner)
+            found = by_named_author(text, wide, len(found.passages)) or found
         covered = found.in_scope and bool(found.passages)
         if not covered and read.intent != "situation":
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
@@ -633,6 +639,24 @@ def own_question(section: str) -> str:
     """The question a library section pairs with its answer ("Ask yourself: ...?"), or ""."""
     found = _ASK_YOURSELF.search(section)
     return found.group(1)[:1].upper() + found.group(1)[1:] if found else ""
+
+
+def named_in(text: str) -> set[str]:
+    """The capitalised words of ``text`` that do not open a sentence (names), lower-cased."""
+    return {
+        m.group().lower()
+        for m in re.finditer(r"\b[A-Z][a-z]{2,}\b", text)
+        if text[: m.start()].rstrip()[-1:] not in ("", ".", "!", "?")
+    }
+
+
+def by_named_author(text: str, found: Retrieval, n: int) -> Retrieval | None:
+    """The first ``n`` passages of the documents whose title names someone ``text`` names; None
+    when there are none. A follow-up is searched with the situation before it, whose words would
+    otherwise bring passages that only share them."""
+    named = named_in(text)
+    own = [p for p in found.passages if named & set(re.findall(r"[a-z][\w-]*", p.chunk.title.lower()))]
+    return replace(found, passages=own[:n]) if own else None
 
 
 def user_turns(history: list[dict]) -> list[str]:

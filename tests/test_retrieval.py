@@ -33,3 +33,24 @@ def test_langchain_retriever(coach):
     docs = retriever.invoke("What is psychological safety?")
     assert docs and docs[0].metadata["doc_id"] == "psychological-safety"
     assert {"title", "section", "start", "end", "score"} <= set(docs[0].metadata)
+
+
+def test_a_follow_up_naming_an_author_keeps_that_authors_documents_in_the_retrievals_order():
+    from assistant.coaching import by_named_author, named_in
+    from assistant.retrieval import Retrieval
+    from assistant.types import Chunk, Passage
+
+    def passage(title: str, n: int) -> Passage:
+        return Passage(Chunk(f"c{n}", f"d{n}", title, "", "text", 0, 4), 1.0 - n / 10, 0.5)
+
+    found = Retrieval(
+        "q",
+        [passage(t, n) for n, t in enumerate(["Organizing", "Kotter on Change", "Bennis", "Kotter's Eight Steps"])],
+        0.5,
+        True,
+    )
+    assert named_in("What does Kotter say about this? Maybe not. I wonder") == {"kotter"}
+    kept = by_named_author("What does Kotter say about this?", found, 3)
+    assert [p.chunk.title for p in kept.passages] == ["Kotter on Change", "Kotter's Eight Steps"]
+    assert by_named_author("What does Drucker say about this?", found, 3) is None
+    assert by_named_author("What would you say about this?", found, 3) is None
