@@ -165,6 +165,26 @@ class Coaching:
         top_k: int | None = None,
         diagnose: bool | None = None,
     ) -> Context | Reply:
+        """What to reply to ``text``: a composed or retrieved Context, or a Reply already whole
+        (safety, conversational acts, out of scope). A feeling the person names as their own
+        ("I'm 27 and feel like a fraud") is met first, whatever the reply."""
+        planned = self._plan(text, read, history, notes, owner, top_k, diagnose)
+        if isinstance(planned, Context):
+            feeling = acknowledge(text, planned.intent)
+            if feeling and not any(feeling in s.lead for s in planned.sections):
+                planned = replace(planned, sections=[Section(feeling), *planned.sections])
+        return planned
+
+    def _plan(
+        self,
+        text: str,
+        read: Understanding,
+        history: list[dict],
+        notes: list[str],
+        owner: str,
+        top_k: int | None,
+        diagnose: bool | None,
+    ) -> Context | Reply:
         intent = read.intent
         if intent == "distress":
             return Reply(
@@ -730,6 +750,10 @@ _FEELINGS = (
     (r"terrified|scared|nervous|anxious|dreading|afraid|panicking|freaking out|worried", "fear"),
     (r"frustrat\w*|fed up|annoyed|angry|furious|sick of|at my wits'? end|losing my mind", "That sounds frustrating."),
     (r"guilty|ashamed|embarrassed|awful|terrible|bad about", "It says something good that this bothers you."),
+    (
+        r"(?:want|wanna) to be the bad (?:guy|one|cop)|bad at (?:this|these|them|it|conversations)",
+        "That's a natural worry.",
+    ),
     (r"no choice|don'?t know what to do|at a loss|out of ideas|overwhelmed|stuck", "That's a hard spot to be in."),
     (r"hurt|upset|gutted|heartbroken|like a fraud|hate (?:feeling|this|it)", "That sounds hard."),
 )
@@ -777,12 +801,36 @@ def read_line(diagnosis: Diagnosis) -> str:
     return f"That leans to **{VERB[diagnosis.lean]}**, mostly {drivers}:"
 
 
+# What each focus area is in a working week, beside its name: the name alone read as a label.
+IN_PLAIN_WORDS = {
+    "planning": "planning ahead",
+    "organizing": "arranging who does what",
+    "administering": "running the routines",
+    "controlling": "checking the work",
+    "enforcement": "holding people to the rules",
+    "direction": "setting the direction",
+    "vision": "a picture of the future",
+    "motivation": "what keeps people going",
+    "inspiring": "inspiring people",
+    "empowering": "handing over decisions",
+}
+
+
 def frame_line(diagnosis: Diagnosis) -> str:
     """Where a situation sits between managing and leading, in a sentence after its reading."""
-    drivers = _and(f.name for f in diagnosis.drivers())
+    drivers = diagnosis.drivers()
+
+    def named(facets: list[Facet]) -> str:
+        return _and(f"{f.name} ({IN_PLAIN_WORDS.get(f.name, f.name)})" for f in facets)
+
     if diagnosis.lean == "balanced":
-        return f"In managing-or-leading terms, it mixes both, mostly {drivers}."
-    return f"In managing-or-leading terms, that leans to **{VERB[diagnosis.lean]}**, mostly {drivers}."
+        managing = [f for f in drivers if SIDE_OF.get(f.name) == "management"]
+        leading = [f for f in drivers if f not in managing]
+        if managing and leading:
+            sides = f"{named(managing)} on the managing side, {named(leading)} on the leading side"
+            return f"This mixes managing and leading: {sides}."
+        return f"This sits between managing and leading, with {named(drivers)} most at work."
+    return f"That leans to **{VERB[diagnosis.lean]}**, mostly {named(drivers)}."
 
 
 def _and(names: object) -> str:

@@ -254,6 +254,13 @@ def test_the_same_situation_told_again_gets_what_was_not_shown_instead_of_the_sa
     assert not {c.quote for c in first.citations} & {c.quote for c in again.citations}
 
 
+def test_a_feeling_the_person_names_is_met_first_in_any_reply(coach):
+    asked = coach.ask("How do I give feedback to people older than me? I'm 27 and I feel like a fraud.")
+    assert asked.intent == "question" and asked.citations and asked.text.startswith("That sounds hard.")
+    plain = coach.ask("How do I give feedback to people older than me?")
+    assert not plain.text.startswith("That sounds hard.")
+
+
 def test_a_session_remembers_the_message_as_read_and_refuses_an_empty_one(data_copy):
     session = Coach(Settings(data_dir=data_copy)).session("odd-input")
     reply = session.ask("How do I\x00 give feedback\ud800 that lands?")

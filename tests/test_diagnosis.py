@@ -72,6 +72,10 @@ def test_situation_reply_reads_the_lean_and_gives_cited_options_from_the_playboo
     d = reply.diagnosis
     assert reply.intent == "situation" and d and d.lean == "management"
     assert "leans to **managing**" in reply.text
+    # Each facet that drives the read is named with what it is in a working week.
+    from assistant.coaching import IN_PLAIN_WORDS
+
+    assert all(f"{f.name} ({IN_PLAIN_WORDS[f.name]})" in reply.text for f in d.drivers())
     options = [line for line in reply.text.splitlines() if line.startswith("- ")]
     assert 2 <= len(options) <= 3 and all(markers(line) for line in options)
     assert any(c.doc_id.startswith("playbook-") for c in reply.citations)
