@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,14 @@ def fit(data: Batches, labels: list[str], embedder: Embedder, epochs: int) -> To
     y = torch.tensor([top.classes.index(label) for label in labels])
     counts = torch.bincount(y, minlength=len(top.classes)).float()
     loss_fn = torch.nn.CrossEntropyLoss(weight=counts.sum() / counts.clamp(min=1) / len(top.classes))
+    return tune(top, len(data), lambda index: loss_fn(top.logits(*data.take(index)), y[index]), epochs, rng)
+
+
+def tune(top: TopLayers, n: int, loss_of: Callable, epochs: int, rng: np.random.Generator) -> TopLayers:
+    """Fine-tune ``top`` (its layers at 5e-5, its head at 2e-3) over ``n`` rows in shuffled
+    batches; ``loss_of(index)`` is the loss of the rows at ``index``."""
+    import torch
+
     optimizer = torch.optim.AdamW(
         [{"params": top.layers.parameters(), "lr": 5e-5}, {"params": top.out.parameters(), "lr": 2e-3}],
         weight_decay=0.01,
@@ -155,11 +164,9 @@ def fit(data: Batches, labels: list[str], embedder: Embedder, epochs: int) -> To
     for module in top.modules():
         module.train()
     for _ in range(epochs):
-        order = rng.permutation(len(data))
+        order = rng.permutation(n)
         for start in range(0, len(order), BATCH):
-            index = order[start : start + BATCH].tolist()
-            states, mask, previous, cue = data.take(index)
-            loss = loss_fn(top.logits(states, mask, previous, cue), y[index])
+            loss = loss_of(order[start : start + BATCH].tolist())
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

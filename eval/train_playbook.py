@@ -37,10 +37,11 @@ from assistant.runtime import SPLIT
 from assistant.settings import REPO_CORPUS
 from assistant.understanding import TopLayers
 
+from .train_intents import tune
+
 C = 0.01
 # The tuned matcher: MiniLM's top two layers fine-tuned with a card head on the same rows.
 EPOCHS = 6
-BATCH = 32
 SMOOTHING = 0.1
 STORIES = Path(__file__).resolve().parent / "data" / "playbook" / "stories.jsonl"
 BLIND = STORIES.with_name("blind.jsonl")
@@ -100,23 +101,7 @@ def fit_tuned(texts: list[str], labels: np.ndarray, cards: list[str], epochs: in
     top = TopLayers(embedder, cards, extra=0)
     y = torch.tensor(labels)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=SMOOTHING)
-    optimizer = torch.optim.AdamW(
-        [{"params": top.layers.parameters(), "lr": 5e-5}, {"params": top.out.parameters(), "lr": 2e-3}],
-        weight_decay=0.01,
-    )
-    for module in top.modules():
-        module.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(texts))
-        for start in range(0, len(order), BATCH):
-            index = order[start : start + BATCH].tolist()
-            loss = loss_fn(top.out(top.pooled(*take(index)) * 10), y[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    for module in top.modules():
-        module.eval()
-    return top
+    return tune(top, len(texts), lambda index: loss_fn(top.out(top.pooled(*take(index)) * 10), y[index]), epochs, rng)
 
 
 def save_tuned(top: TopLayers, path: Path) -> None:
