@@ -803,15 +803,15 @@ def read_line(diagnosis: Diagnosis) -> str:
 
 # What each focus area is in a working week, beside its name: the name alone read as a label.
 IN_PLAIN_WORDS = {
-    "planning": "planning ahead",
+    "planning": "deciding steps, owners and dates",
     "organizing": "arranging who does what",
     "administering": "running the routines",
-    "controlling": "checking the work",
+    "controlling": "checking on the work",
     "enforcement": "holding people to the rules",
-    "direction": "setting the direction",
+    "direction": "saying where the team is heading",
     "vision": "a picture of the future",
     "motivation": "what keeps people going",
-    "inspiring": "inspiring people",
+    "inspiring": "giving the work meaning",
     "empowering": "handing over decisions",
 }
 
