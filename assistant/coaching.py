@@ -490,7 +490,7 @@ class Coaching:
             question = OPTIONS_QUESTION if len(sections[0].quotes) > 1 else ONE_OPTION_QUESTION
         else:
             hedged = hedges(text)
-            sections = self._commitment(matches, diagnosis, read.vector, discussed, hedged)
+            sections = self._commitment(matches, diagnosis, read.vector, discussed, hedged, shown)
             question = FIRM_UP_QUESTION if hedged else WAY_FORWARD_QUESTION
             notes = ["Noted your commitment: next time, tell me how it went.", *notes]
         if not any(s.quotes for s in sections) and intent != "commitment":
@@ -573,6 +573,7 @@ class Coaching:
         vector: np.ndarray,
         discussed: Card | None,
         hedged: list[str],
+        shown: str = "",
     ) -> list[Section]:
         # After a situation's options, the step moves toward what that situation lacked (the
         # options were chosen for it); otherwise the commitment heads read the step itself.
@@ -595,11 +596,14 @@ class Coaching:
         if not matches or (discussed is None and matches[0].score < SURE_STANDALONE):
             return sections
         card = matches[0].card
-        best = self._best_lines(card, [o.line for o in card.options], vector, 1)
+        lines = [o.line for o in card.options]
+        best = self._best_lines(card, lines, vector, 1)
         if best and best[0].passage.similarity >= SAME_MOVE:
             sections.append(Section("It matches a move that tends to work:", best))
-        elif best:
-            sections.append(Section("One thing that helps it land:", best))
+        else:  # a move the conversation has not shown yet: one shown before reads as a repeat
+            best = self._best_lines(card, [line for line in lines if line.text[:60] not in shown], vector, 1)
+            if best:
+                sections.append(Section("One thing that helps it land:", best))
         watch = self._best_lines(card, card.watch, vector, 1)
         if watch:
             sections.append(Section("One thing to watch:", watch))

@@ -254,6 +254,20 @@ def test_the_same_situation_told_again_gets_what_was_not_shown_instead_of_the_sa
     assert not {c.quote for c in first.citations} & {c.quote for c in again.citations}
 
 
+def test_a_commitment_after_options_is_helped_by_a_move_not_shown_before(coach):
+    first, step = _turns(
+        coach,
+        [
+            "Every report my team writes, I end up rewriting myself before it goes to the client.",
+            "This week I'll talk to each author about what the client needs and stop rewriting their drafts.",
+        ],
+    )
+    assert step.intent == "commitment"
+    shown = {c.quote for c in first.citations}
+    helping = [line for line in step.text.split("\n\n") if line.startswith("One thing that helps it land:")]
+    assert len(helping) == 1 and not any(q in helping[0] for q in shown)  # the card has moves left
+
+
 def test_a_feeling_the_person_names_is_met_first_in_any_reply(coach):
     asked = coach.ask("How do I give feedback to people older than me? I'm 27 and I feel like a fraud.")
     assert asked.intent == "question" and asked.citations and asked.text.startswith("That sounds hard.")
