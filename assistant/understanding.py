@@ -296,7 +296,6 @@ class Reader:
     """
 
     def __init__(self, embedder: Embedder, settings_file: Path = SETTINGS_FILE, weights: Path = MODEL_FILE) -> None:
-
         self.embedder = embedder
         settings = json.loads(Path(settings_file).read_text())
         self.classes: list[str] = settings["classes"]
