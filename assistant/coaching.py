@@ -253,10 +253,14 @@ class Coaching:
             question = GOAL_QUESTION if goal else self._card_question(card, shown) or ASK_ABOUT_THEIR_TEAM
             return composed(text, query, history, None, notes, question, read.intent, sections)
         retriever = self.library.retriever
-        found = retriever.retrieve(query, top_k=top_k, vector=read.vector if query == text else None, owner=owner)
-        if query != text and named_in(text):  # a follow-up that names an author ("What does Kotter say?")
-            wide = retriever.retrieve(query, top_k=NAMED_CANDIDATES, owner=owner)
-            found = by_named_author(text, wide, len(found.passages)) or found
+        # A follow-up that names an author ("What does Kotter say about this?") is searched wider for
+        # that author's documents; the first top_k of the wider search are the plain search's.
+        named = named_in(text) if query != text else set()
+        k = top_k or retriever.top_k
+        wide = max(k, NAMED_CANDIDATES) if named else k
+        found = retriever.retrieve(query, top_k=wide, vector=read.vector if query == text else None, owner=owner)
+        if named:
+            found = by_named_author(named, found, k) or replace(found, passages=found.passages[:k])
         covered = found.in_scope and bool(found.passages)
         if not covered and read.intent != "situation":
             return Reply(OUT_OF_SCOPE, [], False, query=query, notes=notes, intent=read.intent)
@@ -674,11 +678,10 @@ def named_in(text: str) -> set[str]:
     }
 
 
-def by_named_author(text: str, found: Retrieval, n: int) -> Retrieval | None:
-    """The first ``n`` passages of the documents whose title names someone ``text`` names; None
-    when there are none. A follow-up is searched with the situation before it, whose words would
-    otherwise bring passages that only share them."""
-    named = named_in(text)
+def by_named_author(named: set[str], found: Retrieval, n: int) -> Retrieval | None:
+    """The first ``n`` passages of the documents whose title has one of the ``named`` (as
+    ``named_in`` gives them); None when there are none. A follow-up is searched with the situation
+    before it, whose words would otherwise bring passages that only share them."""
     own = [p for p in found.passages if named & set(re.findall(r"[a-z][\w-]*", p.chunk.title.lower()))]
     return replace(found, passages=own[:n]) if own else None
 

@@ -50,7 +50,7 @@ def test_a_follow_up_naming_an_author_keeps_that_authors_documents_in_the_retrie
         True,
     )
     assert named_in("What does Kotter say about this? Maybe not. I wonder") == {"kotter"}
-    kept = by_named_author("What does Kotter say about this?", found, 3)
+    kept = by_named_author(named_in("What does Kotter say about this?"), found, 3)
     assert [p.chunk.title for p in kept.passages] == ["Kotter on Change", "Kotter's Eight Steps"]
-    assert by_named_author("What does Drucker say about this?", found, 3) is None
-    assert by_named_author("What would you say about this?", found, 3) is None
+    assert by_named_author(named_in("What does Drucker say about this?"), found, 3) is None
+    assert by_named_author(named_in("What would you say about this?"), found, 3) is None
