@@ -210,8 +210,7 @@ class Playbook:
             tuned = None
             if self._tuned is not None and tokens is not None:
                 top, at = self._tuned
-                weight, bias = top.head
-                tuned = ((top.pooled(*tokens)[0] * 10) @ weight.T + bias)[at][None, :]
+                tuned = top.logits(top.pooled(*tokens))[:, at]
             p = combined(z[None, :], self._nearness(vector)[order][None, :], tuned)[0]
             return [Match(self.cards[order[i]], float(p[i])) for i in np.argsort(-p)[:n]]
         vectors, owners = self.vectors()

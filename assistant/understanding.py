@@ -267,6 +267,13 @@ class TunedLayers:
             self._top = top
         return self._top
 
+    def logits(self, pooled: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+        """The head's logits for rows of ``pooled`` output and the ``extra`` inputs beside it.
+
+        The unit vectors are scaled up so they weigh as much as the cues in the linear head."""
+        weight, bias = self.head
+        return np.hstack([pooled * 10, *extra]) @ weight.T + bias
+
     def pooled(self, states: Any, mask: Any) -> np.ndarray:
         """The fine-tuned layers' pooled output for the token states ``encode`` gave."""
         with self._lock:
@@ -321,9 +328,7 @@ class Reader:
         prev_rows = np.vstack([prev, *([np.zeros(DIMENSIONS, np.float32)] * len(parts))])
         cue_rows = np.vstack([cues(text, bool(previous)), *(cues(p, False) for p in parts)])
         pooled = self.tuned.pooled(encoded.states, encoded.mask)
-        weight, bias = self.tuned.head
-        # The unit vectors are scaled up so they weigh as much as the cues in the linear head.
-        logits = np.hstack([pooled * 10, prev_rows * 10, cue_rows]) @ weight.T + bias
+        logits = self.tuned.logits(pooled, prev_rows * 10, cue_rows)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         scores = {c: round(float(p), 4) for c, p in zip(self.classes, probs[0])}
