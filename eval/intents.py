@@ -1,7 +1,8 @@
-"""How well the coach reads messages: python -m eval.intents [--split test|holdout] [--errors]
+"""How well the coach reads messages: python -m eval.intents [--split test|test2|holdout] [--errors]
 
-On the test split of eval/data/intents (or the holdout set, written apart and never trained
-on), prints for the learned reader and for the regular expressions the coach used before it:
+On the test split of eval/data/intents (or test2, a quarter of the later slices distress-e,
+stress-b and offtopic-b and all of commitments-b, never trained on; or the holdout set, written
+apart and never trained on), prints for the learned reader and for the regular expressions the coach used before it:
 intent accuracy and macro-F1, distress recall and precision, the share of work-stress messages
 given the safety reply, the off-topic refusal rate and the in-scope false refusals (both
 through the whole coach: an off-topic message read as a question can still be refused by the
@@ -129,13 +130,13 @@ def run(coach: Coach, rows: list[dict]) -> tuple[dict, dict, list[tuple[dict, st
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["test", "holdout"], default="test")
+    parser.add_argument("--split", choices=["test", "test2", "holdout"], default="test")
     parser.add_argument("--errors", action="store_true", help="list the misread messages by kind")
     args = parser.parse_args(argv)
     if args.split == "holdout":
         rows = [json.loads(line) for line in HOLDOUT.open(encoding="utf-8") if line.strip()]
     else:
-        rows = read_intents("test")
+        rows = read_intents(args.split)
     coach = Coach()
     learned, baseline, errors = run(coach, rows)
     print(f"{args.split} split: {len(rows)} messages, {Counter(r['intent'] for r in rows).most_common()}")
