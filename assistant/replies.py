@@ -16,15 +16,25 @@ def _safety(opening: str, *lines: str) -> str:
     return f"{opening}\n\n" + "\n".join(lines) + f"\n\n{_CLOSE}"
 
 
-SAFETY = _safety(
-    "Thank you for telling me. What you describe sounds serious, and it matters more than any coaching "
-    "question, so I'll step out of coaching here.",
+_WHERE_TO_TURN = (
     f"- **If anyone is hurt, unwell or in danger now**, {_EMERGENCY} straight away, or get someone nearby to.",
     "- **If you, or someone you're worried about, may be thinking of suicide or self-harm**, contact a "
     f"crisis line today ({_CRISIS_LINE}), or stay with them and get help together.",
     "- **For harassment, abuse, threats or violence at work**, you don't have to handle it alone: tell the "
     "police about an assault or a threat, and HR, a manager you trust or your union about the rest (go "
     "above anyone who is part of it), and keep a note of what happened.",
+)
+SAFETY = _safety(
+    "Thank you for telling me. What you describe sounds serious, and it matters more than any coaching "
+    "question, so I'll step out of coaching here.",
+    *_WHERE_TO_TURN,
+)
+# When the reading is not sure: the same lines, opened as a check rather than a verdict (a hard
+# week, or a safety rule broken with nobody hurt, can read like a crisis).
+SAFETY_UNSURE = _safety(
+    "Before any coaching, I want to check one thing: some of what you wrote could mean that someone's "
+    "safety is at risk, and that comes first.",
+    *_WHERE_TO_TURN,
 )
 
 # The safety reply by the kind of crisis the reader is sure of: the line that fits comes first, in
@@ -81,15 +91,14 @@ SAFETY_BY_KIND = {
 
 def safety_reply(kind: str = "", sure: bool = True) -> str:
     """The safety reply that opens with what fits ``kind`` when the reading is ``sure``; otherwise the
-    general one, which adds the line for a misread hard week."""
-    # An unsure reading may be a hard week in strong words: it gets the general opening.
-    return SAFETY_BY_KIND.get(kind, SAFETY) if sure else f"{SAFETY}\n\n{MISREAD}"
+    one that opens as a check, and adds the line for a misread hard week."""
+    return SAFETY_BY_KIND.get(kind, SAFETY) if sure else f"{SAFETY_UNSURE}\n\n{MISREAD}"
 
 
 # Added when the reading is not sure: a hard week can sound like a crisis.
 MISREAD = (
-    "If I've misread you and this is about pressure at work rather than anyone's safety, say so and "
-    "we'll work through it together."
+    "If I've misread you and nobody is at risk, say so, or tell me a little more about what's happening "
+    "at work, and we'll work through it together."
 )
 
 GREETING = (

@@ -10,8 +10,10 @@ head's distress probability passes a threshold set low on purpose (a long messag
 windows too, so a risk said once at the end is not averaged away), when a second head trained on
 distress alone (a logistic regression over the packaged model's pooled layers, with the hard
 cases of work stress weighted up) is sure, or when a word list of crisis signs matches. Each is an
-OR: a second reading can add a safety reply, never remove one. A third head (``models/crisis.npz``)
-reads which kind of crisis a distress message signals, only to choose the safety reply's opening.
+OR: a second reading can add a safety reply, never remove one. A wider reading (the same
+layers and head trained on every later slice, ``models/reader-wide.safetensors``) adds one when
+it is very sure of distress. A third head (``models/crisis.npz``) reads which kind of crisis a
+distress message signals, only to choose the safety reply's opening.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ SECOND_AGREES = 0.5  # the second head's probability that makes the reader's dis
 # safety reply opens with what fits; below KIND_SURE the reply stays general. It never decides
 # whether a message gets the safety reply.
 KINDS_FILE = MODEL_FILE.with_name("crisis.npz")
+# The reader trained again on every training slice (python -m eval.train_intents --wide): it reads
+# more crises told in passing (trafficking signs, a report's goodbye message, abuse at home inside
+# a performance question) but also more hard weeks and safety-rule stories as distress, so only its
+# distress, and only this sure, is used: a safety reply it alone adds says it may have misread.
+WIDE_FILE = MODEL_FILE.with_name("reader-wide.safetensors")
+WIDE_AT = 0.8
 KIND_SURE = 0.6
 INTENTS = (
     "greeting",
@@ -97,9 +105,15 @@ DISTRESS_WORDS = re.compile(
     goodbye\ (?:note|letter|message)s?|
     sexual(?:ly)?\ (?:assault\w*|harass\w*)|assaulted|grop(?:ed|ing|es)|rape[ds]?|abus(?:ed|ive|ing)\ (?:me|her|him)|
     threaten\w*\ to\ (?:kill|hurt|stab|shoot|beat)|go(?:ing|ne|es)?\ postal|
-    plan(?:ning|ned|s)?\ how\ to\ end\ it|stalk(?:ed|ing|s)?\ me|follow(?:ed|s|ing)\ me\ home|
+    plan(?:ning|ned|s)?\ how\ to\ end\ it|stalk(?:ed|ing|s)?\ me|follow(?:ed|s|ing)\ (?:me|her|him)\ home|
+    (?:smell\w*\ of|smells\ like|leaking)\ gas|gas\ leak|
+    (?:keeps?|kept|holds?|holding|held|took|taken|has)\ their\ (?:passports|id\ cards|ids|papers)|
     (?:hit|punched|slapped|shoved|kicked|choked|strangled)\ (?:me|her|him)|pushed\ me\ (?:against|into|down)|
     grabbed\ (?:me|my|her)|pulled\ a\ (?:knife|blade|gun)|(?:has|had|with|carrying)\ a\ (?:knife|gun|weapon)|
+    (?:threw|thrown|throws|throwing|hurled|flung)\ (?:a\ |an\ |the\ |his\ |her\ )?(?:\w+\ )?
+    (?:jack|chair|knife|bottle|glass|hammer|wrench|spanner|brick|pan|plate|mug|tool|stapler|box|crate)(?:e?s)?
+    \ at\ (?:me|my|him|her|us)|
+    (?:sorted|sorting|written|wrote|made|updated)\ (?:out\ )?my\ will\b|
     (?:so\ much|lots\ of|covered\ in)\ blood|bleeding\ (?:badly|heavily|a\ lot)|
     medical\ emergency|chest\ pains?|(?:crushing|tight|pressure\ in\ my)\ chest|chest\ (?:is\ )?(?:really\ )?tight|
     arm\ (?:has\ )?(?:gone|going|went)\ numb|numb\ (?:left\ )?arm|
@@ -173,6 +187,11 @@ def windows(text: str) -> list[str]:
     cut = [words[i : i + WINDOW_WORDS] for i in range(0, len(words) - step, step)]
     # A window that repeats a few words over and over says nothing read alone.
     return [" ".join(w) for w in cut if len({x.lower() for x in w}) >= DISTINCT_WORDS][:WINDOWS]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 _MARKUP = re.compile(r"<(script|style)\b[^<>]{0,300}>[^<]{0,5000}</\1\s*>|<[^<>]{0,300}>", re.I)
@@ -310,6 +329,10 @@ class Reader:
         self.distress_sure = float(settings["distress_sure"])
         self.weights = Path(weights)
         self.tuned = TunedLayers(embedder, self.weights, self.classes, DIMENSIONS + CUES, "reader")
+        wide = self.weights.with_name(WIDE_FILE.name)
+        self.wide = (
+            TunedLayers(embedder, wide, self.classes, DIMENSIONS + CUES, "reader-wide") if wide.exists() else None
+        )
         second = np.load(self.weights.with_name(SECOND_FILE.name))
         self.second = tuple(second[k] for k in ("mean", "scale", "coef", "intercept"))
         self.second_threshold = float(second["threshold"])
@@ -328,9 +351,7 @@ class Reader:
         prev_rows = np.vstack([prev, *([np.zeros(DIMENSIONS, np.float32)] * len(parts))])
         cue_rows = np.vstack([cues(text, bool(previous)), *(cues(p, False) for p in parts)])
         pooled = self.tuned.pooled(encoded.states, encoded.mask)
-        logits = self.tuned.logits(pooled, prev_rows * 10, cue_rows)
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = softmax(self.tuned.logits(pooled, prev_rows * 10, cue_rows))
         scores = {c: round(float(p), 4) for c, p in zip(self.classes, probs[0])}
         at = self.classes.index("distress")
         distress = float(probs[0, at])
@@ -352,6 +373,9 @@ class Reader:
         mean, scale, coef, intercept = self.second
         second = float(1 / (1 + np.exp(-(((encoded.layers[0] - mean) / scale) @ coef + intercept))))
         models = distress >= self.distress_threshold or window >= self.distress_sure or second >= self.second_threshold
+        if not (models or words) and self.wide is not None:
+            wide = softmax(self.wide.logits(self.wide.pooled(encoded.states, encoded.mask), prev_rows * 10, cue_rows))
+            models = float(wide[:n, at].max()) >= WIDE_AT
         if models or words:
             intent = "distress"
             distress = max(distress, window)
