@@ -17,12 +17,14 @@ def _safety(opening: str, *lines: str) -> str:
 
 
 _WHERE_TO_TURN = (
-    f"- **If anyone is hurt, unwell or in danger now**, {_EMERGENCY} straight away, or get someone nearby to.",
+    "- **If anyone is hurt, unwell or in danger now** (someone injured or collapsed, a fire, a smell of "
+    f"gas), get people away from the danger and {_EMERGENCY} straight away, or get someone nearby to.",
     "- **If you, or someone you're worried about, may be thinking of suicide or self-harm**, contact a "
     f"crisis line today ({_CRISIS_LINE}), or stay with them and get help together.",
-    "- **For harassment, abuse, threats or violence at work**, you don't have to handle it alone: tell the "
-    "police about an assault or a threat, and HR, a manager you trust or your union about the rest (go "
-    "above anyone who is part of it), and keep a note of what happened.",
+    "- **For harassment, abuse, threats, violence, or people made to work against their will**, you don't "
+    "have to handle it alone: tell the police about an assault, a threat or forced work, and HR, a manager "
+    "you trust or your union about the rest (go above anyone who is part of it), and keep a note of what "
+    "happened.",
 )
 SAFETY = _safety(
     "Thank you for telling me. What you describe sounds serious, and it matters more than any coaching "

@@ -189,6 +189,13 @@ def windows(text: str) -> list[str]:
     return [" ".join(w) for w in cut if len({x.lower() for x in w}) >= DISTINCT_WORDS][:WINDOWS]
 
 
+def repetitive(text: str) -> bool:
+    """A long message that opens by repeating a few words over and over (it says nothing read as
+    a whole, and the wider reading reads such noise as distress)."""
+    words = text.split()[:WINDOW_WORDS]
+    return len(words) == WINDOW_WORDS and len({w.lower() for w in words}) < DISTINCT_WORDS
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     return probs / probs.sum(axis=1, keepdims=True)
@@ -373,7 +380,7 @@ class Reader:
         mean, scale, coef, intercept = self.second
         second = float(1 / (1 + np.exp(-(((encoded.layers[0] - mean) / scale) @ coef + intercept))))
         models = distress >= self.distress_threshold or window >= self.distress_sure or second >= self.second_threshold
-        if not (models or words) and self.wide is not None:
+        if not (models or words) and self.wide is not None and not repetitive(text):
             wide = softmax(self.wide.logits(self.wide.pooled(encoded.states, encoded.mask), prev_rows * 10, cue_rows))
             models = float(wide[:n, at].max()) >= WIDE_AT
         if models or words:
