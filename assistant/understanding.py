@@ -1,19 +1,18 @@
 """What a message is, read before anything is retrieved: its intent, and whether it signals risk.
 
-MiniLM's top two layers, fine-tuned on eval/data/intents by ``python -m eval.train_intents``,
-read the message on top of the packaged model's lower layers (one pass of the model serves the
-embedding too), and a linear head over their pooled output, the previous user turn's embedding
-and a few cue features gives the intent. The fine-tuned layers ship in
-``models/reader.safetensors`` (float16; no pickles) and their settings in
-``models/understanding.json``. Distress is safety first: the reply stops coaching when the
-head's distress probability passes a threshold set low on purpose (a long message is read in
-windows too, so a risk said once at the end is not averaged away), when a second head trained on
-distress alone (a logistic regression over the packaged model's pooled layers, with the hard
-cases of work stress weighted up) is sure, or when a word list of crisis signs matches. Each is an
-OR: a second reading can add a safety reply, never remove one. A wider reading (the same
-layers and head trained on every later slice, ``models/reader-wide.safetensors``) adds one when
-it is very sure of distress. A third head (``models/crisis.npz``) reads which kind of crisis a
-distress message signals, only to choose the safety reply's opening.
+MiniLM's top two layers, fine-tuned on eval/data/intents by ``python -m eval.train_intents``, read
+the message on top of the packaged model's lower layers (one pass of the model serves the embedding
+too), and a linear head over their pooled output, the previous user turn's embedding and a few cue
+features gives the intent. The fine-tuned layers ship in ``models/reader.safetensors`` (float16; no
+pickles) and their settings in ``models/understanding.json``. Distress is safety first: the reply
+stops coaching when the head's distress probability passes a threshold set low on purpose (a long
+message is read in windows too, so a risk said once at the end is not averaged away), when a second
+head trained on distress alone (a logistic regression over the packaged model's pooled layers, with
+the hard cases of work stress weighted up) is sure, or when a word list of crisis signs matches.
+Each is an OR: a second reading can add a safety reply, never remove one. A wider reading (the same
+kind of layers and head, trained on every training slice, later ones included:
+``models/reader-wide.safetensors``) adds one when it is very sure of distress. A third head (``models/crisis.npz``)
+reads which kind of crisis a distress message signals, only to choose the safety reply's opening.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """How well the coach reads messages: python -m eval.intents [--split test|test2|holdout] [--errors]
 
-On the test split of eval/data/intents (or test2, a quarter of the later slices distress-e,
-stress-b and offtopic-b and all of commitments-b, never trained on; or the holdout set, written
-apart and never trained on), prints for the learned reader and for the regular expressions the coach used before it:
-intent accuracy and macro-F1, distress recall and precision, the share of work-stress messages
-given the safety reply, the off-topic refusal rate and the in-scope false refusals (both
-through the whole coach: an off-topic message read as a question can still be refused by the
-relevance floor), and the commitment diagnosis's lean accuracy. --errors lists the misread
-messages by kind.
+On the test split of eval/data/intents (or test2: a quarter of the later slices distress-e,
+stress-b and offtopic-b, and all of commitments-b, none trained on; or the holdout set, written
+apart and never trained on), prints for the learned reader and for the regular expressions the
+coach used before it: intent accuracy and macro-F1, distress recall and precision, the share of
+work-stress messages given the safety reply, the off-topic refusal rate and the in-scope false
+refusals (both through the whole coach: an off-topic message read as a question can still be
+refused by the relevance floor), and the commitment diagnosis's lean accuracy. --errors lists the
+misread messages by kind.
 """
 
 from __future__ import annotations
