@@ -11,7 +11,8 @@ head trained on distress alone (a logistic regression over the packaged model's 
 the hard cases of work stress weighted up) is sure, or when a word list of crisis signs matches.
 Each is an OR: a second reading can add a safety reply, never remove one. A wider reading (the same
 kind of layers and head, trained on every training slice, later ones included:
-``models/reader-wide.safetensors``) adds one when it is very sure of distress. A third head (``models/crisis.npz``)
+``models/reader-wide.safetensors``) adds one when it is very sure of distress, and its reading
+of off-topic messages declines those the reader took for questions. A third head (``models/crisis.npz``)
 reads which kind of crisis a distress message signals, only to choose the safety reply's opening.
 """
 
@@ -42,10 +43,14 @@ SECOND_AGREES = 0.5  # the second head's probability that makes the reader's dis
 KINDS_FILE = MODEL_FILE.with_name("crisis.npz")
 # The reader trained again on every training slice (python -m eval.train_intents --wide): it reads
 # more crises told in passing (trafficking signs, a report's goodbye message, abuse at home inside
-# a performance question) but also more hard weeks and safety-rule stories as distress, so only its
-# distress, and only this sure, is used: a safety reply it alone adds says it may have misread.
+# a performance question) but also more hard weeks and safety-rule stories as distress, so its
+# distress is used only this sure: a safety reply it alone adds says it may have misread.
 WIDE_FILE = MODEL_FILE.with_name("reader-wide.safetensors")
 WIDE_AT = 0.8
+# It also read more off-topic messages that share words with the library (weddings, dog "pack
+# leaders"): a question or situation it reads as off-topic this much is read as off-topic (and
+# the coach still answers it when the library clearly covers it).
+WIDE_OFF_TOPIC = 0.5
 KIND_SURE = 0.6
 INTENTS = (
     "greeting",
@@ -382,6 +387,9 @@ class Reader:
         if not (models or words) and self.wide is not None and not repetitive(text):
             wide = softmax(self.wide.logits(self.wide.pooled(encoded.states, encoded.mask), prev_rows * 10, cue_rows))
             models = float(wide[:n, at].max()) >= WIDE_AT
+            off = float(wide[0, self.classes.index("off_topic")])
+            if intent in ("question", "situation", "options", "goal") and off >= WIDE_OFF_TOPIC:
+                intent = "off_topic"
         if models or words:
             intent = "distress"
             distress = max(distress, window)

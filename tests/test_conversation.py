@@ -137,6 +137,24 @@ def test_a_crisis_told_in_passing_is_caught_by_the_wider_reading(coach, message)
     assert reply.text.startswith(SAFETY_UNSURE) and reply.text.endswith(MISREAD)
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "My 2 year old throws a tantrum every time we leave the playground. How do I handle it?",
+        "was Rommel really a brilliant commander or is that a myth",
+    ],
+)
+def test_an_off_topic_message_that_shares_words_is_declined_by_the_wider_reading(coach, message):
+    reader = coach.reader
+    wide, reader.wide = reader.wide, None
+    try:
+        assert reader.read(message).intent != "off_topic"  # the reader alone answers it
+    finally:
+        reader.wide = wide
+    reply = coach.ask(message)
+    assert reply.intent == "off_topic" and not reply.in_scope and reply.citations == []
+
+
 @pytest.mark.parametrize("message", ["night shift is murdering me", "suicide mission of a deadline, go-live friday"])
 def test_hyperbole_is_never_given_a_sure_safety_reply(coach, message):
     reply = coach.ask(message)
