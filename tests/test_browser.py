@@ -236,10 +236,15 @@ def test_usable_on_a_375px_screen(app, page):
 
 
 def test_last_times_commitments_are_offered_on_return(app, page):
-    url, _ = app
+    url, data = app
     _open(page, url)
+    _wait_for_browser_id(page)
     _ask(page, "This week I will let Priya run the stand-up.")
     assert "Noted your commitment" in page.locator("[data-testid=bot]").first.inner_text()
+    # Stored when the reply's stream ends, which on a busy machine can come after the page settles.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _committed(data / "memory.sqlite3", "run the stand-up"):
+        time.sleep(0.5)
     page.reload()  # the same browser comes back
     page.locator("textarea").first.wait_for(timeout=60_000)
     banner = page.locator("#last-time")
