@@ -116,6 +116,16 @@ def test_commitments_are_read_in_plain_words(coach, message, intent):
     assert coach.ask(message).intent == intent
 
 
+def read_without_the_wider_reading(coach, message: str) -> str:
+    """The intent the reader gives ``message`` with its wider reading switched off."""
+    reader = coach.reader
+    wide, reader.wide = reader.wide, None
+    try:
+        return reader.read(message).intent
+    finally:
+        reader.wide = wide
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -126,12 +136,7 @@ def test_commitments_are_read_in_plain_words(coach, message, intent):
     ],
 )
 def test_a_crisis_told_in_passing_is_caught_by_the_wider_reading(coach, message):
-    reader = coach.reader
-    wide, reader.wide = reader.wide, None
-    try:
-        assert reader.read(message).intent != "distress"  # the reader alone coaches it
-    finally:
-        reader.wide = wide
+    assert read_without_the_wider_reading(coach, message) != "distress"  # the reader alone coaches it
     reply = coach.ask(message)
     assert reply.safety and reply.citations == [] and reply.diagnosis is None
     assert reply.text.startswith(SAFETY_UNSURE) and reply.text.endswith(MISREAD)
@@ -145,12 +150,7 @@ def test_a_crisis_told_in_passing_is_caught_by_the_wider_reading(coach, message)
     ],
 )
 def test_an_off_topic_message_that_shares_words_is_declined_by_the_wider_reading(coach, message):
-    reader = coach.reader
-    wide, reader.wide = reader.wide, None
-    try:
-        assert reader.read(message).intent != "off_topic"  # the reader alone answers it
-    finally:
-        reader.wide = wide
+    assert read_without_the_wider_reading(coach, message) != "off_topic"  # the reader alone answers it
     reply = coach.ask(message)
     assert reply.intent == "off_topic" and not reply.in_scope and reply.citations == []
 
