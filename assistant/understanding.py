@@ -190,14 +190,19 @@ def windows(text: str) -> list[str]:
     step = WINDOW_WORDS // 2
     cut = [words[i : i + WINDOW_WORDS] for i in range(0, len(words) - step, step)]
     # A window that repeats a few words over and over says nothing read alone.
-    return [" ".join(w) for w in cut if len({x.lower() for x in w}) >= DISTINCT_WORDS][:WINDOWS]
+    return [" ".join(w) for w in cut if varied(w)][:WINDOWS]
+
+
+def varied(words: list[str]) -> bool:
+    """Whether a run of words says something read alone, rather than repeating a few words."""
+    return len({w.lower() for w in words}) >= DISTINCT_WORDS
 
 
 def repetitive(text: str) -> bool:
     """A long message that opens by repeating a few words over and over (it says nothing read as
     a whole, and the wider reading reads such noise as distress)."""
     words = text.split()[:WINDOW_WORDS]
-    return len(words) == WINDOW_WORDS and len({w.lower() for w in words}) < DISTINCT_WORDS
+    return len(words) == WINDOW_WORDS and not varied(words)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
