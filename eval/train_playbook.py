@@ -19,7 +19,12 @@ the blind ones rose from 0.374 to 0.423, but the replies a judge read on the dev
 where the card changed (5 of 6 changed cards there had been judged helpful), and no better on the
 fresh set. With the tuned head, the right card rose from 0.407 to 0.440 (blind) and 0.481 to 0.545
 (free); a judge shown both versions of the 17 dev and fresh cases whose replies changed scored them
-4.92 before and 5.42 after, preferring 8 after and 9 before.
+4.92 before and 5.42 after, preferring 8 after and 9 before. With 14 more cards (108: a colleague
+who wanted your job, blame after an incident, a metric that punishes good work, ...), the right
+card as labelled fell on blind (0.440 -> 0.379) and free (0.522 -> 0.517, every labelled row)
+situations, because the new cards claim some of them: counting as right the card a reader
+preferred (or found as good) where the label and a new card disagree (54 rows), blind rose from
+0.412 to 0.429 and free from 0.517 to 0.544.
 """
 
 from __future__ import annotations
