@@ -94,15 +94,18 @@ LIBRARY_KNOWS = 0.52
 ABOUT_SURE = 0.9
 # How much the facet a situation lacks weighs, beside the situation itself, in choosing options.
 LACKING_WEIGHT = 0.3
-# A how-to question is answered with a card's moves when the matcher is this sure of the card;
-# a goal gets the steps of its card instead of library quotes.
+# A how-to question is answered with a card's moves when the matcher is this sure of the card
+# (as sure as it must be to name one: at 0.5, "two of my senior people avoid each other, how do I
+# handle it?" got library sentences about new managers' friendships; no dev reply changed);
+# a goal gets the steps of its nearest card instead of library quotes (at 0.15, "my team handles
+# complaints end-to-end without escalating to me" got two quotes from worked examples).
 HOW_TO = re.compile(
     r"^\W*(?:how (?:do|can|should|would|could) (?:i|we|you)\b|how (?:i|we) (?:can |should )?\w+|how to\b|"
     r"what should i\b|what'?s the best way\b|"
     r"any (?:tips|advice|ideas)\b)|\bwhat (?:do|should|can) i do\b",
     re.I,
 )
-CARD_FOR = {"question": 0.5, "goal": 0.15}
+CARD_FOR = {"question": 0.3, "goal": 0.05}
 GOAL_LEAD = "That's a goal worth working toward. Steps that tend to get you there:"
 HOW_TO_LEAD = "Here is what tends to work:"
 # A follow-up this short (or one that refers back) is about the card already under discussion.
@@ -126,7 +129,7 @@ WHY = re.compile(
 )
 # "What could I actually say to him?" and "what should I watch for?", after a card's options.
 SAY = re.compile(
-    r"\bwhat (?:could|should|would|do|can|might) i (?:actually |even |then )?(?:say|tell)\b|"
+    r"\bwhat (?:could|should|would|do|can|might) i (?:\w+ )?(?:say|tell)\b|"
     r"\bhow (?:do|should|could|would|can) i (?:word|phrase|put it|say|respond|answer|reply)\b|"
     r"\bhow to (?:word|phrase|say|respond)\b|\bwhat (?:words|to say)\b|\bscript\b",
     re.I,

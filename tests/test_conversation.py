@@ -428,6 +428,8 @@ def test_asked_what_to_say_or_what_to_watch_for_after_options_gets_the_cards_wor
     assert words.text.startswith(WORDS_LEAD) and len(lines) >= 2
     assert all(line.count('"') == 2 for line in lines) and words.text.rstrip().endswith(WORDS_QUESTION)
     assert {c.doc_id for c in words.citations} == {card}
+    literally = coach.ask("but what would I literally say, like the first two sentences?", history=history)
+    assert literally.text.startswith(WORDS_LEAD) and {c.doc_id for c in literally.citations} == {card}
     watch = coach.ask("I'll do it on Monday. What should I watch for?", history=history)
     assert watch.text.startswith(PITFALLS_LEAD) and {c.doc_id for c in watch.citations} == {card}
 
