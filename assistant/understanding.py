@@ -118,6 +118,7 @@ DISTRESS_WORDS = re.compile(
     (?:jack|chair|knife|bottle|glass|hammer|wrench|spanner|brick|pan|plate|mug|tool|stapler|box|crate)(?:e?s)?
     \ at\ (?:me|my|him|her|us)|
     (?:sorted|sorting|written|wrote|made|updated)\ (?:out\ )?my\ will\b|
+    (?:sorted|sorting|put|putting|got|getting)\ (?:out\ )?my\ affairs|don'?t\ think\ i'?ll\ be\ around|
     (?:so\ much|lots\ of|covered\ in)\ blood|bleeding\ (?:badly|heavily|a\ lot)|
     medical\ emergency|chest\ pains?|(?:crushing|tight|pressure\ in\ my)\ chest|chest\ (?:is\ )?(?:really\ )?tight|
     arm\ (?:has\ )?(?:gone|going|went)\ numb|numb\ (?:left\ )?arm|

@@ -22,7 +22,12 @@ slices distress-e, stress-b and offtopic-b), it caught more crises in test2 (0.7
 read four dev-set situations as distress and gave 7 of the holdout's 60 work-stress messages the
 safety reply (3 before); the second head refit on them read a plain commitment as distress at
 0.91. So that model ships as the wider reading (`--wide`), used for distress at 0.8 only, and
-the shipped second head stays the one fit on the first 4,669.
+the shipped second head stays the one fit on the first 4,669. Trained again on 5,736 (adding
+followups-b, 320 follow-up turns of which 60 reveal a crisis, and 14 more cards' examples), it
+caught every test crisis and fewer false alarms on test2 (work stress 0.191 -> 0.149), but gave
+the safety reply to seven ordinary turns of the dev and fresh reply sets (a late shift
+supervisor, a camera-off remote worker, "I will try to not correct the reports of my juniors")
+and fixed one of the two follow-ups it was for, so it was not shipped either.
 
 The distress threshold is a decision, not a fit: DISTRESS_THRESHOLD, set low because a missed
 crisis costs far more than a hard week that gets the safety reply (which then says it may
