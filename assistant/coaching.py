@@ -36,7 +36,8 @@ from .types import Diagnosis, Facet, Passage, Reply, Sentence
 from .understanding import Understanding
 
 _REFERRING = re.compile(
-    r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example)\b", re.I
+    r"\b(it|that|this|those|these|there|he|she|they|him|her|them|his|their|instead|more|else|example|described|suggested)\b",
+    re.I,
 )
 # How many passages a follow-up that names an author is searched among for that author's.
 NAMED_CANDIDATES = 30
@@ -101,7 +102,7 @@ LACKING_WEIGHT = 0.3
 # complaints end-to-end without escalating to me" got two quotes from worked examples).
 HOW_TO = re.compile(
     r"^\W*(?:how (?:do|can|should|would|could) (?:i|we|you)\b|how (?:i|we) (?:can |should )?\w+|how to\b|"
-    r"what should i\b|what'?s the best way\b|"
+    r"what should i\b|what(?:'?s| is) (?:a |the )?(?:best|good|right) (?:way|format|approach)\b|"
     r"any (?:tips|advice|ideas)\b)|\bwhat (?:do|should|can) i do\b",
     re.I,
 )

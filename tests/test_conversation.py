@@ -205,10 +205,15 @@ def test_a_question_in_between_does_not_lose_the_situation_under_discussion(coac
 
 def test_managing_or_leading_asked_after_a_situation_reads_that_situation(coach):
     situation = "I ask my remote people for status updates twice a day and watch who is online in the chat tool."
-    first, which = _turns(coach, [situation, "Is this a managing thing or a leading thing?"])
-    assert which.diagnosis is not None and which.diagnosis.lean == "management"
-    assert which.text.startswith("That leans to **managing**") and _cards(which) <= _cards(first)
-    assert which.text.rstrip().endswith("?") and which.text.count("?") == 1
+    long = (
+        "Thanks. My area manager keeps telling me I manage too much and don't lead enough. "
+        "Is what you've described managing or leading? I honestly don't get the difference."
+    )
+    for follow_up in ("Is this a managing thing or a leading thing?", long):
+        first, which = _turns(coach, [situation, follow_up])
+        assert which.diagnosis is not None and which.diagnosis.lean == "management"
+        assert which.text.startswith("That leans to **managing**") and _cards(which) <= _cards(first)
+        assert which.text.rstrip().endswith("?") and which.text.count("?") == 1
 
 
 def test_a_commitment_after_options_moves_toward_what_the_situation_lacked(coach):
