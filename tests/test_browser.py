@@ -70,6 +70,14 @@ def _committed(path: Path, words: str) -> bool:
     return any(words in text for (text,) in rows)
 
 
+def _wait_until_committed(path: Path, words: str) -> None:
+    """The commitment is stored when the reply's stream ends, which on a busy machine can come
+    after the page looks settled."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _committed(path, words):
+        time.sleep(0.5)
+
+
 def _wait_for_browser_id(page) -> None:
     """The page gives the browser its id as it loads; a message sent before that is remembered
     under the connection's id instead, which no later page load can find."""
@@ -241,10 +249,7 @@ def test_last_times_commitments_are_offered_on_return(app, page):
     _wait_for_browser_id(page)
     _ask(page, "This week I will let Priya run the stand-up.")
     assert "Noted your commitment" in page.locator("[data-testid=bot]").first.inner_text()
-    # Stored when the reply's stream ends, which on a busy machine can come after the page settles.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _committed(data / "memory.sqlite3", "run the stand-up"):
-        time.sleep(0.5)
+    _wait_until_committed(data / "memory.sqlite3", "run the stand-up")
     page.reload()  # the same browser comes back
     page.locator("textarea").first.wait_for(timeout=60_000)
     banner = page.locator("#last-time")
@@ -263,11 +268,7 @@ def test_commitments_are_offered_after_the_app_restarts(library_dir, tmp_path, p
         _open(page, url)
         _wait_for_browser_id(page)
         _ask(page, "This week I will let Priya chair the retro.")
-        # The commitment is stored when the reply's stream ends; on a busy machine that can come
-        # after the page looks settled, so wait for it before the app stops.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _committed(data / "memory.sqlite3", "Priya"):
-            time.sleep(0.5)
+        _wait_until_committed(data / "memory.sqlite3", "Priya")  # before the app stops
     with running_app(data, port=port) as url:
         _open(page, url)
         banner = page.locator("#last-time")
