@@ -1,7 +1,7 @@
 """How well the coach reads messages: python -m eval.intents [--split test|test2|holdout] [--errors]
 
 On the test split of eval/data/intents (or test2: a quarter of the later slices distress-e,
-stress-b and offtopic-b, and all of commitments-b, none trained on; or the holdout set, written
+stress-b and offtopic-b, a fifth of followups-b, and all of commitments-b, none trained on; or the holdout set, written
 apart and never trained on), prints for the learned reader and for the regular expressions the
 coach used before it: intent accuracy and macro-F1, distress recall and precision, the share of
 work-stress messages given the safety reply, the off-topic refusal rate and the in-scope false
